@@ -1,0 +1,3 @@
+from dataplane.cli.main import main
+
+raise SystemExit(main())

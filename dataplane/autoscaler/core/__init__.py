@@ -1,0 +1,47 @@
+"""The autoscaler's decision core: Knative's KPA maths with an injected clock and no I/O.
+
+Typical use by the service layer, per revision::
+
+    spec = resolve_spec(annotations, config, container_concurrency)
+    scaler = RevisionAutoscaler(spec, now, ready_pods)
+    state = PodAutoscalerState(now)
+
+    poke = scaler.record_scraped(stat, now)      # or record_pushed(...)
+    decision = scaler.tick(now, ready)           # every TICK_INTERVAL, or on poke
+    if decision is not None and decision.changed:
+        outcome = state.reconcile(spec, now, desired=decision.desired,
+                                  excess_burst_capacity=decision.excess_burst_capacity,
+                                  ready=ready)
+"""
+
+from dataplane.autoscaler.core.annotations import FieldError, read_annotations, validate_annotations
+from dataplane.autoscaler.core.config import AutoscalerConfig, ConfigError
+from dataplane.autoscaler.core.decider import TICK_INTERVAL, Decider, ScaleDecision
+from dataplane.autoscaler.core.metrics import RevisionMetrics
+from dataplane.autoscaler.core.revision import RevisionAutoscaler
+from dataplane.autoscaler.core.sampling import sample_size, scale_to_population
+from dataplane.autoscaler.core.scaler import Activity, PodAutoscalerState, ScaleOutcome, ServingMode
+from dataplane.autoscaler.core.spec import ScalingSpec, resolve_spec
+from dataplane.autoscaler.core.stat import Stat
+
+__all__ = [
+    "TICK_INTERVAL",
+    "Activity",
+    "AutoscalerConfig",
+    "ConfigError",
+    "Decider",
+    "FieldError",
+    "PodAutoscalerState",
+    "RevisionAutoscaler",
+    "RevisionMetrics",
+    "ScaleDecision",
+    "ScaleOutcome",
+    "ScalingSpec",
+    "ServingMode",
+    "Stat",
+    "read_annotations",
+    "resolve_spec",
+    "sample_size",
+    "scale_to_population",
+    "validate_annotations",
+]

@@ -1,0 +1,75 @@
+"""The `dataplane` command: one entry point, a subcommand per program."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from dataplane.cli import version as version_cmd
+
+# subcommand -> (help, module that provides `add_arguments(parser)` and `run(args) -> int`)
+PROGRAMS: dict[str, tuple[str, str]] = {
+    "queue-proxy": ("run the per-pod queue-proxy sidecar", "dataplane.queueproxy.main"),
+    "activator": ("run the activator (and local router)", "dataplane.activator.main"),
+    "autoscaler": ("run the KPA autoscaler", "dataplane.autoscaler.main"),
+    "controller": ("run the controller against a Kubernetes cluster", "dataplane.controller.main"),
+    "up": ("run the whole data plane locally", "dataplane.cli.up"),
+    "apply": ("create or update resources from a file", "dataplane.cli.client"),
+    "get": ("list or show resources", "dataplane.cli.client"),
+    "delete": ("delete resources", "dataplane.cli.client"),
+    "describe": ("show a resource in detail", "dataplane.cli.client"),
+    "logs": ("print a pod's logs", "dataplane.cli.client"),
+}
+
+
+class NotYetAvailable(Exception):
+    """A subcommand whose program is not part of this build yet."""
+
+
+def _load(module_name: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise NotYetAvailable from exc
+        raise
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
+    parser = argparse.ArgumentParser(prog="dataplane", description="A serverless data plane for HTTP workloads.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    runners: dict[str, Callable[[argparse.Namespace], int]] = {}
+    vp = sub.add_parser("version", help="print versions and which build is active")
+    version_cmd.add_arguments(vp)
+    runners["version"] = version_cmd.run
+    for name, (help_text, module_name) in PROGRAMS.items():
+        p = sub.add_parser(name, help=help_text)
+        try:
+            module = _load(module_name)
+        except NotYetAvailable:
+            p.add_argument("rest", nargs=argparse.REMAINDER)
+            runners[name] = _not_yet(name)
+            continue
+        getattr(module, f"add_{name.replace('-', '_')}_arguments", module.add_arguments)(p)
+        runners[name] = getattr(module, f"run_{name.replace('-', '_')}", getattr(module, "run", None))
+    return parser, runners
+
+
+def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(_args: argparse.Namespace) -> int:
+        print(f"dataplane {name}: not available in this build yet", file=sys.stderr)
+        return 2
+
+    return run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, runners = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    return runners[args.command](args)

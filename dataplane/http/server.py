@@ -1,0 +1,61 @@
+"""Listening sockets for the engine, and graceful shutdown of their connections."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from dataplane.http.client import ClientConnection, EngineConfig
+
+
+class ConnectionSet:
+    """The live client connections of a server, so shutdown can close idle ones."""
+
+    def __init__(self) -> None:
+        self.live: set[ClientConnection] = set()
+        self._empty: asyncio.Event | None = None
+
+    def add(self, conn: ClientConnection) -> None:
+        self.live.add(conn)
+
+    def discard(self, conn: ClientConnection) -> None:
+        self.live.discard(conn)
+        if not self.live and self._empty is not None:
+            self._empty.set()
+
+    def close_idle(self) -> None:
+        """Close connections between requests; busy ones close after their response."""
+        for conn in list(self.live):
+            conn.keep_alive = False
+            if conn.head is None and conn.transport is not None:
+                conn.transport.close()
+
+    async def wait_empty(self) -> None:
+        if not self.live:
+            return
+        self._empty = asyncio.Event()
+        await self._empty.wait()
+
+
+async def listen(
+    loop: asyncio.AbstractEventLoop,
+    policy,
+    host: str,
+    port: int,
+    config: EngineConfig = EngineConfig(),
+    backlog: int = 2048,
+) -> asyncio.AbstractServer:
+    """Serve ``policy`` on ``host:port`` with the engine's client protocol."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return await loop.create_server(lambda: ClientConnection(loop, policy, config), sock=sock, backlog=backlog)
+
+
+def bound_port(server: asyncio.AbstractServer) -> int:
+    return server.sockets[0].getsockname()[1]

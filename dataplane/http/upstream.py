@@ -1,0 +1,269 @@
+"""Connections to one upstream server, and the LIFO pool of idle keep-alive ones."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from dataplane.http import heads
+from dataplane.http.errors import HttpError
+from dataplane.http.parser import ChunkedScanner, parse_response_head
+
+# how the body of the response being read is delimited
+BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_UNTIL_CLOSE = 0, 1, 2, 3
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """One connection to the upstream; owned by at most one client connection at a time."""
+
+    def __init__(self, pool: UpstreamPool):
+        self.pool = pool
+        self.transport: asyncio.Transport | None = None
+        self.client = None  # the ClientConnection whose request this connection carries
+        self.buf = bytearray()
+        self.head = None
+        self.mode = BODY_NONE
+        self.remaining = 0
+        self.scanner = ChunkedScanner()
+        self.head_only = False
+        self.got_bytes = False  # any byte of the current response arrived
+        self.tunnel = False
+        self.closed = False
+        self.reusable = True
+
+    # -- driven by the client connection -------------------------------------------------
+
+    def begin(self, client, head_only: bool) -> None:
+        """Start carrying ``client``'s request; ``head_only`` for HEAD (no response body)."""
+        self.client = client
+        self.head_only = head_only
+        self.head = None
+        self.got_bytes = False
+        self.buf.clear()
+
+    def close(self) -> None:
+        self.reusable = False
+        self.client = None
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.reusable = False
+        self.client = None
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
+
+    # -- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        client = self.client
+        if client is None:
+            # an idle pooled connection must stay silent; anything else means it is unusable
+            self.close()
+            return
+        self.got_bytes = True
+        if self.tunnel:
+            client.transport.write(data)
+            return
+        if self.head is None:
+            if self.buf:
+                self.buf += data
+                data = self.buf
+            self._read_head(data)
+        else:
+            self._read_body(data)
+
+    def eof_received(self):
+        if self.client is not None and self.head is not None and self.mode == BODY_UNTIL_CLOSE:
+            self._end_response()
+        return False
+
+    def connection_lost(self, exc):
+        self.closed = True
+        self.reusable = False
+        self.pool.forget(self)
+        client = self.client
+        self.client = None
+        if client is not None:
+            client.upstream_lost(self, exc)
+
+    def pause_writing(self):
+        if self.client is not None:
+            self.client.pause_for_upstream()
+
+    def resume_writing(self):
+        if self.client is not None:
+            self.client.resume_for_upstream()
+
+    # -- response parsing -----------------------------------------------------------------
+
+    def _read_head(self, data) -> None:
+        client = self.client
+        while True:
+            try:
+                head = parse_response_head(data, client.config.max_head_size)
+            except HttpError as exc:
+                self._fail(exc.reason)
+                return
+            if head is None:
+                if data is not self.buf:
+                    self.buf += data
+                return
+            rest = data[head.head_len :]
+            if 100 <= head.status < 200 and head.status != 101:
+                # interim responses go to the client, then the final one follows
+                client.interim_response(head)
+                if client is not self.client:
+                    return
+                data = bytes(rest)
+                self.buf.clear()
+                if not data:
+                    return
+                continue
+            break
+        self.buf.clear()
+        self.head = head
+        if head.status == 101:
+            self.tunnel = True
+            self.reusable = False
+            client.switch_protocols(head, rest)
+            return
+        status = head.status
+        if self.head_only or status == 204 or status == 304:
+            self.mode = BODY_NONE
+        elif head.chunked:
+            self.mode = BODY_CHUNKED
+            self.scanner.reset()
+        elif head.content_length >= 0:
+            self.mode = BODY_LENGTH
+            self.remaining = head.content_length
+        else:
+            self.mode = BODY_UNTIL_CLOSE
+            self.reusable = False
+        if not head.keep_alive:
+            self.reusable = False
+        client.response_start(head, self.mode)
+        if self.client is not client:
+            return
+        if self.mode == BODY_NONE or (self.mode == BODY_LENGTH and self.remaining == 0):
+            if rest:
+                self.reusable = False  # bytes beyond the response: the connection is out of step
+            self._end_response()
+        elif rest:
+            self._read_body(bytes(rest))
+
+    def _read_body(self, data) -> None:
+        mode = self.mode
+        if mode == BODY_LENGTH:
+            n = len(data)
+            if n < self.remaining:
+                self.remaining -= n
+                self.client.response_body(data)
+                return
+            if n > self.remaining:
+                self.reusable = False
+                data = data[: self.remaining]
+            self.remaining = 0
+            self.client.response_body(data)
+            self._end_response()
+        elif mode == BODY_CHUNKED:
+            try:
+                end = self.scanner.feed(data, 0)
+            except HttpError as exc:
+                self._fail(f"bad chunked response body: {exc.reason}")
+                return
+            if end < len(data):
+                self.reusable = False
+                data = data[:end]
+            self.client.response_body(data)
+            if self.scanner.done and self.client is not None:
+                self._end_response()
+        elif mode == BODY_UNTIL_CLOSE:
+            self.client.response_body(data)
+        else:
+            self.reusable = False
+
+    def _end_response(self) -> None:
+        client = self.client
+        if client is not None:
+            client.response_end(self)
+
+    def _fail(self, reason: str) -> None:
+        client = self.client
+        self.abort()
+        if client is not None:
+            client.upstream_error(self, reason)
+
+
+class UpstreamPool:
+    """Keep-alive connections to one ``host:port``, reused newest first (LIFO keeps few sockets warm)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, host: str, port: int, max_idle: int = 100):
+        self.loop = loop
+        self.host = host
+        self.port = port
+        self.max_idle = max_idle
+        self.idle: list[UpstreamConnection] = []
+        self._connecting: set[asyncio.Task] = set()
+        self.connections_opened = 0
+
+    def take(self) -> UpstreamConnection | None:
+        """The most recently used idle connection, or None."""
+        idle = self.idle
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                return conn
+        return None
+
+    def give_back(self, conn: UpstreamConnection) -> None:
+        conn.client = None
+        if conn.reusable and not conn.closed and len(self.idle) < self.max_idle:
+            conn.head = None
+            self.idle.append(conn)
+        else:
+            conn.close()
+
+    def forget(self, conn: UpstreamConnection) -> None:
+        try:
+            self.idle.remove(conn)
+        except ValueError:
+            pass
+
+    def connect(self, client) -> None:
+        """Open a new connection for ``client``; it gets ``attach`` or ``connect_failed``."""
+        task = self.loop.create_task(self._connect(client))
+        self._connecting.add(task)
+        task.add_done_callback(self._connecting.discard)
+
+    async def _connect(self, client) -> None:
+        try:
+            _, conn = await self.loop.create_connection(lambda: UpstreamConnection(self), self.host, self.port)
+        except OSError as exc:
+            client.connect_failed(self, exc)
+            return
+        sock = conn.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.connections_opened += 1
+        client.attach(conn, reused=False)
+
+    def close(self) -> None:
+        for task in self._connecting:
+            task.cancel()
+        while self.idle:
+            self.idle.pop().close()
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def error_body(reason: str) -> bytes:
+    return reason.encode("utf-8", "replace")
+
+
+__all__ = ["UpstreamConnection", "UpstreamPool", "heads"]

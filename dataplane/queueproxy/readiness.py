@@ -1,0 +1,105 @@
+"""Readiness of the user's app, probed by the queue-proxy the way Knative does.
+
+With ``periodSeconds: 0`` (the default) a check polls the app every 50 ms, each
+attempt with a 100 ms timeout, for up to 10 s, and passes after
+``successThreshold`` consecutive successes. Concurrent checks share one probe run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from dataplane.queueproxy.probespec import ProbeSpec
+
+MAX_STATUS_LINE = 8192
+
+
+async def attempt(probe: ProbeSpec, timeout: float) -> bool:
+    """One probe attempt; True when the app passes it."""
+    try:
+        return await asyncio.wait_for(_attempt(probe), timeout)
+    except (OSError, asyncio.TimeoutError, ValueError):
+        return False
+
+
+async def _attempt(probe: ProbeSpec) -> bool:
+    reader, writer = await asyncio.open_connection(probe.host, probe.port)
+    try:
+        if probe.kind != "http":
+            # TCP, and gRPC probes, which need HTTP/2: an accepted connection passes
+            return True
+        if probe.scheme != "HTTP":
+            raise ValueError("HTTPS readiness probes are not supported")
+        lines = [
+            f"GET {probe.path} HTTP/1.1",
+            f"Host: {probe.host}:{probe.port}",
+            "User-Agent: kube-probe/dataplane",
+            "Accept: */*",
+            "Connection: close",
+        ]
+        lines.extend(f"{h.name}: {h.value}" for h in probe.http_headers)
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        status_line = await reader.readuntil(b"\n")
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+            return False
+        return 200 <= int(parts[1]) < 400
+    except asyncio.IncompleteReadError:
+        return False
+    finally:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except OSError:
+            pass
+
+
+class Readiness:
+    """Whether the app is ready; ``check()`` probes it now, shared by concurrent callers."""
+
+    def __init__(self, probes: tuple[ProbeSpec, ...]):
+        self.probes = probes
+        self.ready = False
+        self._running: asyncio.Future | None = None
+
+    async def check(self) -> bool:
+        if self._running is None:
+            self._running = asyncio.ensure_future(self._run())
+            self._running.add_done_callback(self._clear)
+        return await asyncio.shield(self._running)
+
+    def _clear(self, fut: asyncio.Future) -> None:
+        self._running = None
+        if not fut.cancelled() and fut.exception() is None:
+            self.ready = fut.result()
+
+    async def _run(self) -> bool:
+        results = await asyncio.gather(*(self._probe(p) for p in self.probes))
+        return all(results)
+
+    async def _probe(self, probe: ProbeSpec) -> bool:
+        loop = asyncio.get_running_loop()
+        if probe.period_seconds > 0:
+            return await attempt(probe, float(probe.timeout_seconds))
+        deadline = loop.time() + probe.aggressive_poll_timeout
+        passes = 0
+        while True:
+            started = loop.time()
+            if await attempt(probe, probe.aggressive_attempt_timeout):
+                passes += 1
+                if passes >= probe.success_threshold:
+                    return True
+            else:
+                passes = 0
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(max(0.0, probe.aggressive_interval - (loop.time() - started)))
+
+    async def wait_ready(self) -> None:
+        """Poll until the app is ready (the start-up probe)."""
+        while not await self.check():
+            pass
+
+    def cancel(self) -> None:
+        if self._running is not None:
+            self._running.cancel()

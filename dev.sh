@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Set up everything this project needs, then run it.
+#   ./dev.sh up      the local data plane with a sample service you can curl
+#   ./dev.sh test    the whole test suite, compiled build then pure-Python build
+#   ./dev.sh bench NAME [ARGS]   a benchmark from loadtests/ (bench_NAME.py)
+#   ./dev.sh setup   set up only
+# Idempotent: a second run skips what is already in place.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+VENV=$ROOT/.venv
+PY=$VENV/bin/python
+APT_UPDATED=
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+apt_install() {
+    command -v apt-get >/dev/null || { echo "missing $*, and no apt-get to install it" >&2; exit 1; }
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    if [ -z "$APT_UPDATED" ]; then
+        log "apt-get update"
+        $sudo apt-get update -qq
+        APT_UPDATED=1
+    fi
+    log "apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_system() {
+    command -v python3 >/dev/null || apt_install python3
+    local pkgs=()
+    python3 -c 'import ensurepip, venv' 2>/dev/null || pkgs+=(python3-venv)
+    python3 - <<'PYEOF' 2>/dev/null || pkgs+=(python3-dev)
+import os, sysconfig, sys
+sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)
+PYEOF
+    command -v cc >/dev/null || pkgs+=(gcc libc6-dev)
+    command -v node >/dev/null || pkgs+=(nodejs)
+    command -v curl >/dev/null || pkgs+=(curl)
+    [ ${#pkgs[@]} -eq 0 ] || apt_install "${pkgs[@]}"
+}
+
+ensure_venv() {
+    if [ ! -x "$PY" ]; then
+        log "creating $VENV"
+        python3 -m venv "$VENV"
+    fi
+    local stamp
+    stamp=$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$VENV/.dataplane-stamp" 2>/dev/null)" != "$stamp" ]; then
+        log "installing dataplane and its dependencies into $VENV"
+        "$PY" -m pip install -q --upgrade pip setuptools wheel Cython
+        "$PY" -m pip install -q --no-build-isolation -e '.[test]'
+        echo "$stamp" >"$VENV/.dataplane-stamp"
+    fi
+}
+
+build_ext() {
+    # incremental: only changed .pyx files are re-translated and re-compiled
+    DATAPLANE_REQUIRE_EXTENSIONS=1 "$PY" setup.py -q build_ext --inplace >/dev/null
+}
+
+setup() {
+    ensure_system
+    ensure_venv
+    build_ext
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+setup)
+    setup
+    ;;
+test)
+    setup
+    log "tests, compiled build"
+    rc=0
+    DATAPLANE_REQUIRE_EXTENSIONS=1 "$PY" -m pytest "$@" || rc=$?
+    log "tests, pure-Python build"
+    DATAPLANE_NO_EXTENSIONS=1 "$PY" -m pytest "$@" || rc=$?
+    exit $rc
+    ;;
+up)
+    setup
+    exec "$PY" -m dataplane.cli.demo "$@"
+    ;;
+bench)
+    setup
+    bash loadtests/ensure-tools.sh
+    name=${1:?usage: ./dev.sh bench NAME}
+    shift
+    exec "$PY" "loadtests/bench_$name.py" "$@"
+    ;;
+*)
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

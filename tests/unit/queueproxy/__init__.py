@@ -1,0 +1,1 @@
+"""Queue-proxy policy: breaker, Forwarded synthesis, readiness probe spec."""

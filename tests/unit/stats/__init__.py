@@ -1,0 +1,1 @@
+"""Request statistics: the concurrency collector and the Stat wire format."""
