@@ -26,7 +26,7 @@ from .defaults import default_resource
 from .errors import FieldError, ValidationError
 from .gc import revisions_to_collect
 from .names import child_name, revision_name
-from .revisions import make_configuration, make_revision, make_route, template_hash
+from .revisions import make_configuration, make_revision, make_route, owner_reference, template_hash
 from .traffic import ResolvedTarget, ResolvedTraffic, TrafficError, TrafficProblem, pick, resolve_traffic
 from .validation import validate, validate_update
 
@@ -52,6 +52,7 @@ __all__ = [
     "make_configuration",
     "make_revision",
     "make_route",
+    "owner_reference",
     "parse_autoscaler_limits",
     "parse_defaults",
     "parse_domain",
