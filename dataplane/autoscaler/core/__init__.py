@@ -22,7 +22,7 @@ from dataplane.autoscaler.core.revision import RevisionAutoscaler
 from dataplane.autoscaler.core.sampling import sample_size, scale_to_population
 from dataplane.autoscaler.core.scaler import Activity, PodAutoscalerState, ScaleOutcome, ServingMode
 from dataplane.autoscaler.core.spec import ScalingSpec, resolve_spec
-from dataplane.autoscaler.core.stat import Stat
+from dataplane.autoscaler.core.stat import LoadReport, Stat
 
 __all__ = [
     "TICK_INTERVAL",
@@ -31,6 +31,7 @@ __all__ = [
     "ConfigError",
     "Decider",
     "FieldError",
+    "LoadReport",
     "PodAutoscalerState",
     "RevisionAutoscaler",
     "RevisionMetrics",
