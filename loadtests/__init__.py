@@ -1,0 +1,1 @@
+"""Benchmarks of the data plane against local baselines (see README.md)."""

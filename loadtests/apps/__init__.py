@@ -1,0 +1,1 @@
+"""Small local programs and proxy configs that benchmarks put under load."""
