@@ -112,3 +112,53 @@ def status_of(response: bytes) -> int:
 
 def body_of(response: bytes) -> bytes:
     return response.split(b"\r\n\r\n", 1)[1]
+
+
+class Pod:
+    """A user app and its queue-proxy, as the local runtime runs them."""
+
+    def __init__(self, app: Proc, qp: Proc, ports: dict[str, int]):
+        self.app = app
+        self.qp = qp
+        self.ports = ports
+        self.url = f"http://127.0.0.1:{ports['serving']}"
+
+    @property
+    def port(self) -> int:
+        return self.ports["serving"]
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.qp.stop()
+        self.app.stop()
+
+
+def start_pod(**env: str) -> Pod:
+    """Start the test app behind a queue-proxy; ``env`` overrides the queue-proxy's environment."""
+    app = start_testapp()
+    ports = {name: free_port() for name in ("serving", "admin", "stats", "metrics")}
+    base = {
+        "CONTAINER_CONCURRENCY": "0",
+        "QUEUE_SERVING_PORT": str(ports["serving"]),
+        "QUEUE_ADMIN_PORT": str(ports["admin"]),
+        "QUEUE_STATS_PORT": str(ports["stats"]),
+        "QUEUE_METRICS_PORT": str(ports["metrics"]),
+        "QUEUE_BIND_ADDRESS": "127.0.0.1",
+        "USER_PORT": str(app.port),
+        "REVISION_TIMEOUT_SECONDS": "30",
+        "SERVING_NAMESPACE": "default",
+        "SERVING_CONFIGURATION": "hello",
+        "SERVING_REVISION": "hello-00001",
+        "SERVING_POD": "hello-00001-pod",
+        "SERVING_POD_IP": "127.0.0.1",
+    }
+    base.update(env)
+    try:
+        qp = Proc(dataplane_cmd("queue-proxy"), env=base, port=ports["serving"])
+    except Exception:
+        app.stop()
+        raise
+    return Pod(app, qp, ports)

@@ -69,6 +69,7 @@ class ClientConnection(asyncio.Protocol):
         self.tunnel = False
         self.status = 0
         self.slot = None  # opaque per-request state owned by the policy
+        self.response_extra = None  # headers the policy adds to the upstream's response
         self.dispatching = False
         self.again = False
         # reading is paused while either is true
@@ -286,6 +287,8 @@ class ClientConnection(asyncio.Protocol):
     def respond(self, status: int, body: bytes, extra=None, content_type: bytes = heads.TEXT) -> None:
         """Answer the current request from the proxy itself."""
         head = self.head
+        if extra is None:
+            extra = self.response_extra
         if head is None or self.responded:
             return
         close = not self.keep_alive or not self.req_done
@@ -326,7 +329,8 @@ class ClientConnection(asyncio.Protocol):
     def connect_failed(self, pool: UpstreamPool, exc: OSError) -> None:
         if self.closed or self.head is None:
             return
-        self.policy.on_upstream_error(self, f"dial {pool.address}: {exc.strerror or exc}")
+        # nothing reached the server: the policy may send the request elsewhere
+        self.policy.on_upstream_error(self, f"dial {pool.address}: {exc.strerror or exc}", True)
 
     def upstream_lost(self, conn: UpstreamConnection, exc) -> None:
         if conn is not self.upstream:
@@ -345,12 +349,12 @@ class ClientConnection(asyncio.Protocol):
             self.target.connect(self)
             return
         reason = "upstream closed the connection" if exc is None else f"upstream connection error: {exc}"
-        self.policy.on_upstream_error(self, reason)
+        self.policy.on_upstream_error(self, reason, False)
 
     def upstream_error(self, conn: UpstreamConnection, reason: str) -> None:
         if conn is self.upstream:
             self.upstream = None
-            self.policy.on_upstream_error(self, reason)
+            self.policy.on_upstream_error(self, reason, False)
 
     def fail(self, status: int, reason: str) -> None:
         """The request cannot be served: answer ``status`` if nothing was sent yet, else cut."""
@@ -401,7 +405,7 @@ class ClientConnection(asyncio.Protocol):
         if self.timeout_idle:
             self.last_write = self.loop.time()
         self.policy.on_response_start(self, head.status)
-        self.transport.write(heads.response_head(head, not self.keep_alive, http10, dechunk))
+        self.transport.write(heads.response_head(head, not self.keep_alive, http10, dechunk, self.response_extra))
 
     def response_body(self, data) -> None:
         if self.timeout_idle:
@@ -430,6 +434,7 @@ class ClientConnection(asyncio.Protocol):
         self.sent = None
         self.policy.on_done(self)
         self.slot = None
+        self.response_extra = None
         if self.tunnel:
             return
         if not self.keep_alive or self.closed:

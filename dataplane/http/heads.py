@@ -85,7 +85,7 @@ def request_head(
     return out
 
 
-def response_head(head, close: bool, http10_client: bool, dechunk: bool) -> bytearray:
+def response_head(head, close: bool, http10_client: bool, dechunk: bool, extra=None) -> bytearray:
     """The head to send to the client for an upstream response head."""
     out = bytearray(b"HTTP/1.1 " if not http10_client else b"HTTP/1.0 ")
     out += str(head.status).encode()
@@ -106,6 +106,9 @@ def response_head(head, close: bool, http10_client: bool, dechunk: bool) -> byte
         out += b": "
         out += value
         out += b"\r\n"
+    if extra:
+        for name, value in extra:
+            out += name + b": " + value + b"\r\n"
     if upgrade:
         out += b"Connection: upgrade\r\n"
     elif close:

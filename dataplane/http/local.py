@@ -51,7 +51,7 @@ class LocalEndpoints:
     def on_rejected(self, conn, status: int) -> None:
         pass
 
-    def on_upstream_error(self, conn, reason: str) -> None:
+    def on_upstream_error(self, conn, reason: str, retryable: bool) -> None:
         conn.fail(502, reason)
 
     def on_timeout(self, conn) -> None:

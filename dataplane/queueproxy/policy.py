@@ -146,7 +146,7 @@ class QueueProxyPolicy:
     def on_rejected(self, conn, status: int) -> None:
         self.metrics.rejected_bad_input += 1
 
-    def on_upstream_error(self, conn, reason: str) -> None:
+    def on_upstream_error(self, conn, reason: str, retryable: bool) -> None:
         self.metrics.upstream_errors += 1
         conn.fail(502, reason)
 

@@ -12,19 +12,17 @@ import aiohttp
 import pytest
 
 from dataplane.stats.wire import Stat
-from tests.support import Proc, body_of, dataplane_cmd, free_port, raw_exchange, start_testapp, status_of
+from tests.support import Pod, Proc, body_of, dataplane_cmd, raw_exchange, start_pod, status_of
 
 
 class QP:
-    def __init__(self, app: Proc, proc: Proc, ports: dict[str, int]):
-        self.app = app
-        self.proc = proc
-        self.ports = ports
-        self.url = f"http://127.0.0.1:{ports['serving']}"
-
-    @property
-    def port(self) -> int:
-        return self.ports["serving"]
+    def __init__(self, pod: Pod):
+        self.pod = pod
+        self.app = pod.app
+        self.proc = pod.qp
+        self.ports = pod.ports
+        self.url = pod.url
+        self.port = pod.port
 
     async def app_count(self, session: aiohttp.ClientSession) -> int:
         async with session.get(f"http://127.0.0.1:{self.app.port}/count") as r:
@@ -33,35 +31,16 @@ class QP:
 
 @pytest.fixture
 def start_qp():
-    started: list[Proc] = []
+    started: list[Pod] = []
 
     def start(**env: str) -> QP:
-        app = start_testapp()
-        started.append(app)
-        ports = {name: free_port() for name in ("serving", "admin", "stats", "metrics")}
-        base = {
-            "CONTAINER_CONCURRENCY": "0",
-            "QUEUE_SERVING_PORT": str(ports["serving"]),
-            "QUEUE_ADMIN_PORT": str(ports["admin"]),
-            "QUEUE_STATS_PORT": str(ports["stats"]),
-            "QUEUE_METRICS_PORT": str(ports["metrics"]),
-            "QUEUE_BIND_ADDRESS": "127.0.0.1",
-            "USER_PORT": str(app.port),
-            "REVISION_TIMEOUT_SECONDS": "30",
-            "SERVING_NAMESPACE": "default",
-            "SERVING_CONFIGURATION": "hello",
-            "SERVING_REVISION": "hello-00001",
-            "SERVING_POD": "hello-00001-pod",
-            "SERVING_POD_IP": "127.0.0.1",
-        }
-        base.update(env)
-        proc = Proc(dataplane_cmd("queue-proxy"), env=base, port=ports["serving"])
-        started.append(proc)
-        return QP(app, proc, ports)
+        pod = start_pod(**env)
+        started.append(pod)
+        return QP(pod)
 
     yield start
-    for proc in reversed(started):
-        proc.stop()
+    for pod in reversed(started):
+        pod.stop()
 
 
 async def test_forwards_with_knative_headers(start_qp):
@@ -83,7 +62,7 @@ async def test_forwards_with_knative_headers(start_qp):
     assert seen["length"] == 3
     assert got["host"] == "hello.default.example.com"
     assert got["x-forwarded-for"] == "10.0.0.1, 127.0.0.1"
-    assert got["forwarded"] == "for=10.0.0.1;proto=https, for=127.0.0.1"
+    assert got["forwarded"] == "for=10.0.0.1;proto=https"
     for gone in ("k-original-host", "knative-serving-revision", "knative-serving-namespace"):
         assert gone not in got
 

@@ -106,7 +106,7 @@ class ForwardAll:
     def on_rejected(self, conn, status):
         self.done.append(status)
 
-    def on_upstream_error(self, conn, reason):
+    def on_upstream_error(self, conn, reason, retryable):
         self.errors.append(reason)
         conn.fail(502, reason)
 

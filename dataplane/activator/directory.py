@@ -1,0 +1,133 @@
+"""What the activator knows of revisions, their pods and the routes to them.
+
+Both backends feed it the same JSON snapshot (the local control plane over HTTP,
+Kubernetes from watches):
+
+    {"version": 7,
+     "revisions": [{"namespace": "default", "name": "hello-00001", "containerConcurrency": 1,
+                    "timeoutSeconds": 300, "responseStartTimeoutSeconds": 0, "idleTimeoutSeconds": 0,
+                    "pods": [{"name": "hello-00001-abc", "address": "127.0.0.1:40123", "ready": true}]}],
+     "routes": [{"namespace": "default", "name": "hello",
+                 "hosts": ["hello.default.example.com"],
+                 "traffic": [{"revisionName": "hello-00001", "percent": 100}],
+                 "tagHosts": {"v1-hello.default.example.com": "hello-00001"}}]}
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+
+class DirectoryError(ValueError):
+    """A snapshot that does not have the expected shape; the message names the field."""
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    name: str
+    address: str  # host:port of the pod's queue-proxy
+    ready: bool
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    namespace: str
+    name: str
+    container_concurrency: int = 0
+    timeout: float = 300.0
+    response_start_timeout: float = 0.0
+    idle_timeout: float = 0.0
+    pods: tuple[PodInfo, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """Host → weighted revisions, for the activator acting as the router."""
+
+    # host -> (cumulative percents, revision keys)
+    splits: dict[str, tuple[list[int], list[tuple[str, str]]]] = field(default_factory=dict)
+
+    def pick(self, host: str, u: float) -> tuple[str, str] | None:
+        """The revision for a request to ``host``; ``u`` uniform in [0, 1) chooses among the split."""
+        entry = self.splits.get(host)
+        if entry is None:
+            return None
+        bounds, keys = entry
+        if not keys:
+            return None
+        return keys[min(bisect_right(bounds, u * bounds[-1]), len(keys) - 1)]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    revisions: dict[tuple[str, str], RevisionInfo]
+    routes: RouteTable
+
+
+def _get(doc: dict, key: str, kind, path: str, default=None):
+    value = doc.get(key, default)
+    if value is None and default is None:
+        raise DirectoryError(f"{path}.{key}: required")
+    if kind is float and isinstance(value, int):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise DirectoryError(f"{path}.{key}: must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def parse_snapshot(doc) -> Snapshot:
+    """Validate and index a snapshot document."""
+    if not isinstance(doc, dict):
+        raise DirectoryError("snapshot: must be an object")
+    revisions: dict[tuple[str, str], RevisionInfo] = {}
+    for i, rev in enumerate(_get(doc, "revisions", list, "snapshot", [])):
+        path = f"revisions[{i}]"
+        if not isinstance(rev, dict):
+            raise DirectoryError(f"{path}: must be an object")
+        pods = []
+        for j, pod in enumerate(_get(rev, "pods", list, path, [])):
+            ppath = f"{path}.pods[{j}]"
+            if not isinstance(pod, dict):
+                raise DirectoryError(f"{ppath}: must be an object")
+            address = _get(pod, "address", str, ppath)
+            if ":" not in address:
+                raise DirectoryError(f"{ppath}.address: must be host:port, got {address!r}")
+            pods.append(PodInfo(_get(pod, "name", str, ppath, address), address, _get(pod, "ready", bool, ppath, False)))
+        info = RevisionInfo(
+            namespace=_get(rev, "namespace", str, path),
+            name=_get(rev, "name", str, path),
+            container_concurrency=_get(rev, "containerConcurrency", int, path, 0),
+            timeout=_get(rev, "timeoutSeconds", float, path, 300.0),
+            response_start_timeout=_get(rev, "responseStartTimeoutSeconds", float, path, 0.0),
+            idle_timeout=_get(rev, "idleTimeoutSeconds", float, path, 0.0),
+            pods=tuple(pods),
+        )
+        revisions[info.key] = info
+    splits: dict[str, tuple[list[int], list[tuple[str, str]]]] = {}
+    for i, route in enumerate(_get(doc, "routes", list, "snapshot", [])):
+        path = f"routes[{i}]"
+        if not isinstance(route, dict):
+            raise DirectoryError(f"{path}: must be an object")
+        ns = _get(route, "namespace", str, path)
+        bounds: list[int] = []
+        keys: list[tuple[str, str]] = []
+        total = 0
+        for j, target in enumerate(_get(route, "traffic", list, path, [])):
+            tpath = f"{path}.traffic[{j}]"
+            percent = _get(target, "percent", int, tpath, 0)
+            if percent <= 0:
+                continue
+            total += percent
+            bounds.append(total)
+            keys.append((ns, _get(target, "revisionName", str, tpath)))
+        for host in _get(route, "hosts", list, path, []):
+            splits[str(host).lower()] = (bounds, keys)
+        for host, rev_name in _get(route, "tagHosts", dict, path, {}).items():
+            splits[str(host).lower()] = ([100], [(ns, str(rev_name))])
+    return Snapshot(_get(doc, "version", int, "snapshot", 0), revisions, RouteTable(splits))

@@ -1,0 +1,90 @@
+"""The activator's live view of the directory: a throttler per revision, a pool and a probe per pod."""
+
+from __future__ import annotations
+
+import asyncio
+
+from dataplane.activator.directory import RouteTable, Snapshot
+from dataplane.activator.prober import probe_until_ready
+from dataplane.activator.throttler import PodTracker, QueueLimits, RevisionThrottler
+from dataplane.http.upstream import UpstreamPool
+
+
+class ActivatorState:
+    """Applies directory snapshots; probes new pods and releases waiting requests to them."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limits: QueueLimits, probe_interval: float, probe_timeout: float):
+        self.loop = loop
+        self.limits = limits
+        self.probe_interval = probe_interval
+        self.probe_timeout = probe_timeout
+        self.version = -1
+        self.revisions: dict = {}
+        self.routes = RouteTable()
+        self.throttlers: dict[tuple[str, str], RevisionThrottler] = {}
+        self.probes: set[asyncio.Task] = set()
+        self.on_removed = None  # callable(throttler): waiting requests of a deleted revision
+
+    def apply(self, snapshot: Snapshot) -> None:
+        self.version = snapshot.version
+        self.revisions = snapshot.revisions
+        self.routes = snapshot.routes
+        for key, info in snapshot.revisions.items():
+            throttler = self.throttlers.get(key)
+            if throttler is None:
+                throttler = self.throttlers[key] = RevisionThrottler(key, info.container_concurrency, self.limits)
+            elif throttler.concurrency != info.container_concurrency:
+                throttler.set_concurrency(info.container_concurrency)
+            seen = set()
+            for pod in info.pods:
+                seen.add(pod.address)
+                tracker = throttler.pods.get(pod.address)
+                if tracker is None:
+                    host, _, port = pod.address.rpartition(":")
+                    pool = UpstreamPool(self.loop, host, int(port), max_idle=max(info.container_concurrency, 100))
+                    tracker = PodTracker(pod.name, pod.address, pool)
+                    throttler.add_pod(tracker)
+                    self._probe(throttler, tracker)
+                elif not pod.ready and tracker.ready:
+                    # the backend saw it go unready: stop sending until it passes a probe again
+                    throttler.mark_unready(tracker)
+                    self._probe(throttler, tracker)
+            for address in [a for a in throttler.pods if a not in seen]:
+                gone = throttler.remove_pod(address)
+                if gone is not None:
+                    gone.pool.close()
+        for key in [k for k in self.throttlers if k not in snapshot.revisions]:
+            throttler = self.throttlers.pop(key)
+            for pod in throttler.pods.values():
+                pod.pool.close()
+            if self.on_removed is not None:
+                self.on_removed(throttler)
+
+    def reprobe(self, throttler: RevisionThrottler, pod: PodTracker) -> None:
+        self._probe(throttler, pod)
+
+    def _probe(self, throttler: RevisionThrottler, pod: PodTracker) -> None:
+        if pod.probing:
+            return
+        pod.probing = True
+
+        def wanted() -> bool:
+            return throttler.pods.get(pod.address) is pod and not pod.ready and self.throttlers.get(throttler.key) is throttler
+
+        async def run() -> None:
+            try:
+                if await probe_until_ready(pod.address, self.probe_interval, self.probe_timeout, wanted):
+                    throttler.mark_ready(pod)
+            finally:
+                pod.probing = False
+
+        task = self.loop.create_task(run())
+        self.probes.add(task)
+        task.add_done_callback(self.probes.discard)
+
+    def close(self) -> None:
+        for task in self.probes:
+            task.cancel()
+        for throttler in self.throttlers.values():
+            for pod in throttler.pods.values():
+                pod.pool.close()
