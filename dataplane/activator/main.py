@@ -10,7 +10,7 @@ import socket
 import sys
 from dataclasses import dataclass
 
-from dataplane.activator.directory import DirectoryError, parse_snapshot
+from dataplane.directory import DirectoryError, parse_snapshot
 from dataplane.activator.policy import ActivatorPolicy
 from dataplane.activator.reporter import StatReporter
 from dataplane.activator.state import ActivatorState
@@ -106,7 +106,8 @@ class Activator:
         self.stop = None
 
     async def serve(self) -> None:
-        from dataplane.activator.links import AutoscalerLink, follow_directory
+        from dataplane.activator.links import AutoscalerLink
+        from dataplane.directory.follow import follow_directory
         from dataplane.activator.metrics import exposition
 
         s = self.settings

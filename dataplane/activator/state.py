@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from dataplane.activator.directory import RouteTable, Snapshot
+from dataplane.directory import RouteTable, Snapshot
 from dataplane.activator.prober import probe_until_ready
 from dataplane.activator.throttler import PodTracker, QueueLimits, RevisionThrottler
 from dataplane.http.upstream import UpstreamPool

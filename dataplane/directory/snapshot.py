@@ -1,12 +1,14 @@
-"""What the activator knows of revisions, their pods and the routes to them.
+"""The directory snapshot: revisions, their pods and the routes to them.
 
-Both backends feed it the same JSON snapshot (the local control plane over HTTP,
-Kubernetes from watches):
+Both backends produce the same JSON document (the local control plane serves it
+over HTTP; the Kubernetes backend builds it from watches):
 
     {"version": 7,
      "revisions": [{"namespace": "default", "name": "hello-00001", "containerConcurrency": 1,
                     "timeoutSeconds": 300, "responseStartTimeoutSeconds": 0, "idleTimeoutSeconds": 0,
-                    "pods": [{"name": "hello-00001-abc", "address": "127.0.0.1:40123", "ready": true}]}],
+                    "annotations": {"autoscaling.knative.dev/target": "10"},
+                    "pods": [{"name": "hello-00001-abc", "address": "127.0.0.1:40123",
+                              "statsAddress": "127.0.0.1:40125", "ready": true, "startedAt": 1767225600.0}]}],
      "routes": [{"namespace": "default", "name": "hello",
                  "hosts": ["hello.default.example.com"],
                  "traffic": [{"revisionName": "hello-00001", "percent": 100}],
@@ -26,8 +28,14 @@ class DirectoryError(ValueError):
 @dataclass(frozen=True)
 class PodInfo:
     name: str
-    address: str  # host:port of the pod's queue-proxy
+    address: str
+    """host:port of the pod's queue-proxy serving port."""
     ready: bool
+    """The backend's own view (Kubernetes readiness, or the local runtime's probe)."""
+    stats_address: str = ""
+    """host:port of the queue-proxy's autoscaler stats (Knative: the pod IP and 9090)."""
+    started_at: float = 0.0
+    """Unix time the pod started; the autoscaler prefers older pods when sampling."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,8 @@ class RevisionInfo:
     timeout: float = 300.0
     response_start_timeout: float = 0.0
     idle_timeout: float = 0.0
+    annotations: dict = field(default_factory=dict, hash=False, compare=False)
+    """The revision's annotations (autoscaling settings among them)."""
     pods: tuple[PodInfo, ...] = ()
 
     @property
@@ -98,7 +108,21 @@ def parse_snapshot(doc) -> Snapshot:
             address = _get(pod, "address", str, ppath)
             if ":" not in address:
                 raise DirectoryError(f"{ppath}.address: must be host:port, got {address!r}")
-            pods.append(PodInfo(_get(pod, "name", str, ppath, address), address, _get(pod, "ready", bool, ppath, False)))
+            stats = _get(pod, "statsAddress", str, ppath, "")
+            if stats and ":" not in stats:
+                raise DirectoryError(f"{ppath}.statsAddress: must be host:port, got {stats!r}")
+            pods.append(
+                PodInfo(
+                    _get(pod, "name", str, ppath, address),
+                    address,
+                    _get(pod, "ready", bool, ppath, False),
+                    stats,
+                    _get(pod, "startedAt", float, ppath, 0.0),
+                )
+            )
+        annotations = _get(rev, "annotations", dict, path, {})
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
+            raise DirectoryError(f"{path}.annotations: keys and values must be strings")
         info = RevisionInfo(
             namespace=_get(rev, "namespace", str, path),
             name=_get(rev, "name", str, path),
@@ -106,6 +130,7 @@ def parse_snapshot(doc) -> Snapshot:
             timeout=_get(rev, "timeoutSeconds", float, path, 300.0),
             response_start_timeout=_get(rev, "responseStartTimeoutSeconds", float, path, 0.0),
             idle_timeout=_get(rev, "idleTimeoutSeconds", float, path, 0.0),
+            annotations=annotations,
             pods=tuple(pods),
         )
         revisions[info.key] = info
