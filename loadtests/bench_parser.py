@@ -1,6 +1,7 @@
 """Micro-benchmark: parsing typical request heads, our twins against httptools and h11.
 
-    .venv/bin/python loadtests/bench_parser.py [--rounds 9 --ms 20 --cpu 1]
+    ./dev.sh bench parser [--rounds 9 --ms 20 --cpu 1]
+    .venv/bin/python loadtests/bench_parser.py [...]     (compiled twin already built)
 
 Prints microseconds per head (median over rounds, CPU time of this process)
 and the ratio to the compiled twin. Cases and parsers are interleaved within
@@ -37,7 +38,8 @@ BROWSER_GET = (
     b'sec-ch-ua: "Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"\r\n'
     b"sec-ch-ua-mobile: ?0\r\n"
     b'sec-ch-ua-platform: "Linux"\r\n'
-    b"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36\r\n"
+    b"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    b"Chrome/124.0.0.0 Safari/537.36\r\n"
     b"Accept: */*\r\n"
     b"Sec-Fetch-Site: same-origin\r\n"
     b"Sec-Fetch-Mode: no-cors\r\n"
@@ -75,6 +77,7 @@ class _Headers:
 
 
 def ours(module):
+    """A runner for one of our twins."""
     parse = module.parse_request_head
 
     def run(data: bytes) -> None:
@@ -84,6 +87,7 @@ def ours(module):
 
 
 def httptools_fresh(data: bytes) -> None:
+    """A new parser per head, as for the first request on a connection."""
     seen = _Headers()
     parser = httptools.HttpRequestParser(seen)
     parser.feed_data(data)
@@ -104,6 +108,7 @@ def httptools_reused():
 
 
 def h11_fresh(data: bytes) -> None:
+    """A new connection per head: h11 takes the next request only after a response."""
     conn = h11.Connection(h11.SERVER)
     conn.receive_data(data)
     conn.next_event()
@@ -119,12 +124,14 @@ PARSERS = {
 
 
 def payload(parser: str, data: bytes) -> bytes:
+    """What ``parser`` is fed for the head ``data``."""
     if parser == "httptools reused" and b"chunked" in data:
         return data + b"0\r\n\r\n"  # lets the reused parser finish the message
     return data
 
 
 def calibrate(run, data: bytes, ms: float) -> int:
+    """Calls per measurement so that one takes about ``ms`` CPU milliseconds."""
     loops = 1
     while True:
         start = time.process_time_ns()
@@ -144,6 +151,7 @@ def measure(run, data: bytes, loops: int) -> float:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line flags of the parser benchmark."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--ms", type=float, default=20.0, help="target CPU milliseconds per measurement")
@@ -152,6 +160,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Time every parser on every case and print the table."""
     args = parse_args(argv)
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})

@@ -1,7 +1,8 @@
 """Pure-Python twin of ``dataplane.http._parser_c``: see ``parser`` for the contract.
 
 The compiled twin follows this module check for check and in the same order,
-so both raise the same ``HttpError`` for any input; keep them in step.
+so both raise the same ``HttpError`` for any input; keep them in step. Like the
+compiled module it holds both the head parser and the chunked-body scanner.
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ _NAME_PREFIX = re.compile(rb"[%s]*" % _TCHAR)
 # field-value bytes: VCHAR, obs-text, SP, HTAB
 _VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 _FIELD = re.compile(rb"([%s]+):([\t\x20-\x7e\x80-\xff]*)" % _TCHAR)
+# A field section is matched as "(CRLF field-line)*" by one call each (a Python
+# loop per line costs twice as much): is every line valid, the (name, trimmed
+# value) pairs, and the lines _special must see; CRLF first lets `re` skip ahead.
+_FIELD_BLOCK = re.compile(rb"(?:\r\n[%s]+:[\t\x20-\x7e\x80-\xff]*)*" % _TCHAR)
+_TRIMMED = rb"[ \t]*((?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?)[ \t]*"
+_FIELD_LINE = re.compile(rb"\r\n([%s]+):%s" % (_TCHAR, _TRIMMED))
+_SPECIAL_LINE = re.compile(
+    rb"\r\n(content-length|transfer-encoding|connection|upgrade|expect|host):%s" % _TRIMMED, re.IGNORECASE
+)
 _TARGET = re.compile(rb"[\x21-\x7e]+")
 _ANY_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
 _STATUS = re.compile(rb"[1-9][0-9][0-9]")
@@ -25,13 +35,7 @@ _DIGITS = re.compile(rb"[0-9]{1,18}")
 _VERSIONS = {b"HTTP/1.1": 11, b"HTTP/1.0": 10}
 _OWS = b" \t"
 
-_CONTENT_LENGTH = b"content-length"
-_TRANSFER_ENCODING = b"transfer-encoding"
-_CONNECTION = b"connection"
-_UPGRADE = b"upgrade"
-_EXPECT = b"expect"
-_HOST = b"host"
-_SPECIAL = frozenset((_CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION, _UPGRADE, _EXPECT, _HOST))
+_SPECIAL = frozenset((b"content-length", b"transfer-encoding", b"connection", b"upgrade", b"expect", b"host"))
 
 _REQUEST = 0
 _RESPONSE = 1
@@ -47,18 +51,9 @@ class RequestHead:
     """A parsed request line and header section; see ``parser`` for each attribute."""
 
     __slots__ = (
-        "method",
-        "target",
-        "version",
-        "headers",
-        "head_len",
-        "content_length",
-        "chunked",
-        "keep_alive",
-        "upgrade",
-        "expect_continue",
-        "connection_tokens",
-    )
+        "method", "target", "version", "headers", "head_len", "content_length",
+        "chunked", "keep_alive", "upgrade", "expect_continue", "connection_tokens",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.method = b""
@@ -84,16 +79,9 @@ class ResponseHead:
     """A parsed status line and header section; see ``parser`` for each attribute."""
 
     __slots__ = (
-        "status",
-        "reason",
-        "version",
-        "headers",
-        "head_len",
-        "content_length",
-        "chunked",
-        "keep_alive",
-        "connection_tokens",
-    )
+        "status", "reason", "version", "headers", "head_len", "content_length",
+        "chunked", "keep_alive", "connection_tokens",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.status = 200
@@ -164,42 +152,50 @@ def _list_items(value: bytes) -> list[bytes]:
 
 
 def _special(lname: bytes, value: bytes, fields: _Fields, kind: int) -> None:
-    if lname == _CONTENT_LENGTH:
+    if lname == b"content-length":
         if _DIGITS.fullmatch(value) is None:
             raise _fail(kind, 400, "bad content-length")
         if fields.content_length is None:
             fields.content_length = value
         elif value != fields.content_length:
             raise _fail(kind, 400, "conflicting content-length")
-    elif lname == _TRANSFER_ENCODING:
+    elif lname == b"transfer-encoding":
         codings = _list_items(value)
         if not codings:
             raise _fail(kind, 400, "empty transfer-encoding")
         fields.te_codings += len(codings)
         fields.te_last_chunked = codings[-1] == b"chunked"
-    elif lname == _CONNECTION:
+    elif lname == b"connection":
         fields.tokens.extend(_list_items(value))
     elif kind == _REQUEST:
-        if lname == _HOST:
+        if lname == b"host":
             fields.hosts += 1
             if fields.hosts > 1:
                 raise _fail(kind, 400, "duplicate host")
-        elif lname == _UPGRADE:
+        elif lname == b"upgrade":
             fields.upgrade = True
-        elif lname == _EXPECT:
+        elif lname == b"expect":
             if value.lower() == b"100-continue":
                 fields.expect = True
 
 
-def _parse_fields(lines: list[bytes], kind: int) -> tuple[list, _Fields]:
-    headers = []
+def _parse_fields(block: bytes, kind: int) -> tuple[list, _Fields]:
+    """The field lines in ``block``, each after a CRLF."""
     fields = _Fields()
-    field = _FIELD.fullmatch
+    if _FIELD_BLOCK.fullmatch(block) is not None:
+        headers = _FIELD_LINE.findall(block)
+        if len(headers) <= MAX_HEADERS:
+            for m in _SPECIAL_LINE.finditer(block):
+                _special(m[1].lower(), m[2], fields, kind)
+            return headers, fields
+    # line by line, so the first error in line order is the one raised
+    headers = []
+    lines = block.split(b"\r\n")
     for i in range(1, len(lines)):
         if i > MAX_HEADERS:
             raise _fail(kind, 431, "too many header fields")
         line = lines[i]
-        m = field(line)
+        m = _FIELD.fullmatch(line)
         if m is None:
             raise _bad_field(line, kind)
         name, value = m.groups()
@@ -217,11 +213,14 @@ def _keep_alive(version: int, tokens: list[bytes]) -> bool:
     return version == 11 or b"keep-alive" in tokens
 
 
-def _head_lines(buf, start: int, end: int) -> list[bytes]:
-    block = buf[start:end]
-    if type(block) is not bytes:
-        block = bytes(block)
-    return block.split(b"\r\n")
+def _split_head(buf, start: int, end: int) -> tuple[bytes, bytes]:
+    """The first line of the head ending at ``end``, and the CRLF-led field lines after it."""
+    eol = buf.find(b"\r\n", start)
+    line = buf[start:eol]
+    block = buf[eol:end]
+    if type(buf) is not bytes:
+        return bytes(line), bytes(block)
+    return line, block
 
 
 def parse_request_head(buf, max_size: int):
@@ -236,9 +235,7 @@ def parse_request_head(buf, max_size: int):
     end = _find_end(buf, start, max_size, _REQUEST)
     if end < 0:
         return None
-    lines = _head_lines(buf, start, end)
-
-    line = lines[0]
+    line, block = _split_head(buf, start, end)
     sp1 = line.find(b" ")
     if sp1 < 0:
         raise HttpError(400, "bad request line")
@@ -258,7 +255,7 @@ def parse_request_head(buf, max_size: int):
             raise HttpError(505, "http version not supported")
         raise HttpError(400, "bad http version")
 
-    headers, fields = _parse_fields(lines, _REQUEST)
+    headers, fields = _parse_fields(block, _REQUEST)
     if fields.hosts == 0 and version == 11:
         raise HttpError(400, "missing host")
     chunked = False
@@ -294,9 +291,7 @@ def parse_response_head(buf, max_size: int):
     end = _find_end(buf, 0, max_size, _RESPONSE)
     if end < 0:
         return None
-    lines = _head_lines(buf, 0, end)
-
-    line = lines[0]
+    line, block = _split_head(buf, 0, end)
     version = _VERSIONS.get(line[:8])
     if version is None or len(line) < 12 or line[8] != 0x20 or _STATUS.fullmatch(line, 9, 12) is None:
         raise _fail(_RESPONSE, 502, "bad status line")
@@ -307,7 +302,7 @@ def parse_response_head(buf, max_size: int):
     else:
         reason = line[13:]
 
-    headers, fields = _parse_fields(lines, _RESPONSE)
+    headers, fields = _parse_fields(block, _RESPONSE)
     tokens = fields.tokens
     keep_alive = _keep_alive(version, tokens)
     chunked = False
@@ -370,7 +365,8 @@ class ChunkedScanner:
     ``feed(buf, start)`` scans ``buf[start:]`` and returns the index just past
     the bytes that belong to the body: ``len(buf)`` while the body goes on, or
     the index after the final CRLF once ``done`` is true. State carries over
-    between calls. After an ``HttpError`` call ``reset()`` before reuse.
+    between calls; once ``done``, ``feed`` takes nothing (returns ``start``).
+    Call ``reset()`` for the next body, and after an ``HttpError``.
     """
 
     __slots__ = ("done", "_state", "_size", "_digits")

@@ -16,8 +16,6 @@ class HttpError(Exception):
     client. ``str(error)`` is the reason.
     """
 
-    __slots__ = ("status", "reason")
-
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(status, reason)
         self.status = status

@@ -12,11 +12,12 @@ differently from us (request smuggling, RFC 9112 §11.2) is refused here:
 * ``parse_response_head(buf, max_size)`` → ``ResponseHead`` or ``None``; every
   error is ``HttpError(502, ...)``. Only the headers' framing is reported:
   the engine knows when HEAD, 1xx, 204 and 304 have no body. A
-  Transfer-Encoding overrides Content-Length (``content_length`` is then -1),
-  ending in ``chunked`` gives ``chunked=True``, otherwise the body runs to
-  the close of the connection.
+  Transfer-Encoding overrides Content-Length (``content_length`` is then -1,
+  and ``keep_alive`` false when both were sent); one ending in ``chunked``
+  gives ``chunked=True``, any other means the body runs to the close.
 * ``ChunkedScanner`` finds the end of a chunked body (trailers included)
-  without copying it, so the raw bytes can be forwarded unchanged.
+  without copying it, so the raw bytes can be forwarded unchanged; its errors
+  are ``HttpError(400, ...)`` whichever side sent the body.
 
 Head attributes: ``method``, ``target`` (requests) or ``status``, ``reason``
 (responses); ``version`` (10 or 11); ``headers``, a list of ``(name, value)``

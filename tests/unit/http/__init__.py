@@ -1,0 +1,1 @@
+"""The HTTP engine: head scanner, chunked framing, proxy protocols."""
