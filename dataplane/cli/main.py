@@ -53,8 +53,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
             p.add_argument("rest", nargs=argparse.REMAINDER)
             runners[name] = _not_yet(name)
             continue
-        getattr(module, f"add_{name.replace('-', '_')}_arguments", module.add_arguments)(p)
-        runners[name] = getattr(module, f"run_{name.replace('-', '_')}", getattr(module, "run", None))
+        # a module serving several subcommands names its functions after each
+        suffix = name.replace("-", "_")
+        add = getattr(module, f"add_{suffix}_arguments", None) or module.add_arguments
+        add(p)
+        runners[name] = getattr(module, f"run_{suffix}", None) or module.run
     return parser, runners
 
 

@@ -1,0 +1,123 @@
+"""The local control plane in one process: store, controller, runtime, directory and control API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from dataplane.api import keys
+from dataplane.api.config import AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, Config
+from dataplane.autoscaler.core import AutoscalerConfig
+from dataplane.controller.loop import Controller
+from dataplane.runtime.local.apiserver import SYSTEM_NAMESPACE, ApiServer
+from dataplane.runtime.local.directory import DirectoryPublisher
+from dataplane.runtime.local.runtime import LocalRuntime
+from dataplane.runtime.local.store import SqliteStore
+
+log = logging.getLogger("dataplane.up")
+PLATFORM_CONFIGMAPS = (AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP)
+
+
+class ControlPlane:
+    """Everything of `dataplane up` but the activator process."""
+
+    def __init__(self, home: Path, router_port: int, drain_quiet: float = 1.0):
+        self.home = home
+        self.router_port = router_port
+        home.mkdir(parents=True, exist_ok=True)
+        self.store = SqliteStore(home / "state.db")
+        self.runtime = LocalRuntime(self.store, home, drain_quiet=drain_quiet)
+        self.api_config = Config()
+        self.autoscaler_config = AutoscalerConfig()
+        self.load_config()
+        self.controller = Controller(self.store, self.runtime, lambda: self.api_config, lambda: self.autoscaler_config.initial_scale)
+        self.directory = DirectoryPublisher(self.store, self.runtime)
+        self.store.subscribe(self._on_config_event)
+        self.store.subscribe(self.controller.on_store_event)
+        self.runtime.subscribe(self.controller.on_runtime_event)
+        self.tasks: list[asyncio.Task] = []
+        self.runner: web.AppRunner | None = None
+
+    # -- platform configuration ------------------------------------------------------------------
+
+    def _maps(self) -> dict[str, dict[str, str]]:
+        return {
+            name: dict(obj.get("data") or {})
+            for name in PLATFORM_CONFIGMAPS
+            if (obj := self.store.cache.get(("ConfigMap", SYSTEM_NAMESPACE, name))) is not None
+        }
+
+    def check_config(self, name: str, data: dict[str, str]) -> None:
+        """Raise (naming the key) when ``data`` is not a valid platform ConfigMap ``name``."""
+        maps = self._maps()
+        maps[name] = data
+        Config.from_configmaps(maps)
+        if name == AUTOSCALER_CONFIGMAP:
+            AutoscalerConfig.from_map(data)
+
+    def load_config(self) -> None:
+        maps = self._maps()
+        try:
+            self.api_config = Config.from_configmaps(maps)
+            self.autoscaler_config = AutoscalerConfig.from_map(maps.get(AUTOSCALER_CONFIGMAP, {}))
+        except ValueError as exc:  # stored before a rule tightened: keep the last good config
+            log.error("platform configuration rejected: %s", exc)
+
+    def _on_config_event(self, event: str, obj: dict) -> None:
+        if obj.get("kind") == "ConfigMap" and obj["metadata"].get("namespace") == SYSTEM_NAMESPACE:
+            self.load_config()
+
+    # -- views -----------------------------------------------------------------------------------
+
+    def kube_services(self) -> list[dict]:
+        """The local ingress, shaped as the seed article's `knative-ingressgateway` LoadBalancer."""
+        return [
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "knative-ingressgateway", "namespace": "istio-system", "creationTimestamp": self.started_at},
+                "spec": {"type": "LoadBalancer", "clusterIP": "127.0.0.1", "ports": [{"name": "http", "port": self.router_port, "protocol": "TCP"}]},
+                "status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}},
+            }
+        ]
+
+    def log_path(self, namespace: str, pod: str, container: str) -> Path | None:
+        found = self.runtime.find_pod(namespace, pod)
+        if found is not None:
+            return found.log_path(container)
+        path = self.home / "logs" / namespace / pod / f"{container}.log"
+        return path if path.exists() else None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, api_host: str, api_port: int, extra_routes=None) -> None:
+        from dataplane.runtime.local.store import now_rfc3339
+
+        self.started_at = now_rfc3339()
+        app = web.Application(client_max_size=16 << 20)
+        ApiServer(self).routes(app)
+        if extra_routes is not None:
+            extra_routes(app)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, api_host, api_port).start()
+        loop = asyncio.get_running_loop()
+        self.tasks.append(loop.create_task(self.controller.run()))
+        self.controller.resync()
+        self.directory.poke()
+
+    async def stop(self) -> None:
+        await self.runtime.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.controller.close()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        self.store.close()
+
+    def revision_keys(self) -> list[tuple[str, str]]:
+        return [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in self.store.peek(keys.REVISION)]

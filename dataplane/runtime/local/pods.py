@@ -1,0 +1,207 @@
+"""Local pods: the user's command and a queue-proxy as two supervised processes on free ports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import string
+import sys
+import time
+from pathlib import Path
+
+from dataplane.activator.prober import probe_once
+from dataplane.runtime.local.podspec import PodTemplate
+
+PORT_NAMES = ("user", "serving", "admin", "stats", "metrics")
+BACKOFF_START, BACKOFF_MAX = 1.0, 30.0
+# a process that ran this long before exiting resets the crash back-off
+STABLE_RUN = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pod_suffix(rng: random.Random) -> str:
+    return "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(5))
+
+
+class LocalPod:
+    """One pod: supervises its two processes and tracks what `get pods` shows."""
+
+    def __init__(self, name: str, template: PodTemplate, log_dir: Path, drain_quiet: float, changed):
+        self.name = name
+        self.template = template
+        self.log_dir = log_dir
+        self.drain_quiet = drain_quiet
+        self.changed = changed  # callable() on every state change
+        self.ports = {n: free_port() for n in PORT_NAMES}
+        self.phase = "Pending"
+        self.ready = False
+        self.app_ready = False
+        self.restarts = 0
+        self.qp_restarts = 0
+        self.waiting_reason = ""
+        self.last_exit_code: int | None = None
+        self.message = ""
+        self.created = time.time()
+        self.started_at = 0.0
+        self.app: asyncio.subprocess.Process | None = None
+        self.qp: asyncio.subprocess.Process | None = None
+        self.terminating = False
+        self.task: asyncio.Task | None = None
+        self.stop = asyncio.Event()
+        self.done = asyncio.Event()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.ports['serving']}"
+
+    @property
+    def stats_address(self) -> str:
+        return f"127.0.0.1:{self.ports['stats']}"
+
+    def log_path(self, container: str) -> Path:
+        return self.log_dir / f"{container}.log"
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _spawn(self, argv: list[str], env: dict, cwd: str, container: str) -> asyncio.subprocess.Process:
+        with open(self.log_path(container), "ab") as log:
+            return await asyncio.create_subprocess_exec(
+                *argv, env=env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            )
+
+    async def _start_app(self) -> None:
+        t = self.template
+        try:
+            self.app = await self._spawn(list(t.argv), t.app_env(self.ports["user"]), t.working_dir, "user-container")
+        except OSError as exc:
+            self.app = None
+            self.last_exit_code = 127
+            self.message = f"cannot start {t.argv[0]!r}: {exc.strerror or exc}"
+
+    async def _start_qp(self) -> None:
+        env = self.template.queue_proxy_env(self.name, self.ports, self.drain_quiet)
+        self.qp = await self._spawn([sys.executable, "-m", "dataplane", "queue-proxy"], env, self.template.working_dir, "queue-proxy")
+
+    async def _run(self) -> None:
+        try:
+            await self._start_qp()
+            await self._start_app()
+            self.started_at = time.time()
+            self.phase = "Running"
+            self.changed()
+            backoff = BACKOFF_START
+            while not self.terminating:
+                app_started = time.monotonic()
+                if self.app is not None:
+                    ready = asyncio.ensure_future(self._wait_ready())
+                    app_exit = asyncio.ensure_future(self.app.wait())
+                    qp_exit = asyncio.ensure_future(self.qp.wait())
+                    stop = asyncio.ensure_future(self.stop.wait())
+                    await asyncio.wait([app_exit, qp_exit, stop], return_when=asyncio.FIRST_COMPLETED)
+                    for fut in (ready, app_exit, qp_exit, stop):
+                        fut.cancel()
+                    await asyncio.gather(ready, app_exit, qp_exit, stop, return_exceptions=True)
+                    if self.terminating:
+                        break
+                    self.ready = self.app_ready = False
+                    if self.qp.returncode is not None:
+                        # the sidecar died: restart it and keep watching the app
+                        self.qp_restarts += 1
+                        await self._start_qp()
+                        if self.app.returncode is None:
+                            self.changed()
+                            continue
+                    self.last_exit_code = self.app.returncode
+                    self.message = f"the command exited with code {self.app.returncode}; see `dataplane logs {self.name}`"
+                if time.monotonic() - app_started > STABLE_RUN:
+                    backoff = BACKOFF_START
+                self.restarts += 1
+                self.waiting_reason = "CrashLoopBackOff"
+                self.changed()
+                try:
+                    await asyncio.wait_for(self.stop.wait(), backoff)
+                except asyncio.TimeoutError:
+                    pass
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                if self.terminating:
+                    break
+                self.waiting_reason = ""
+                await self._start_app()
+                self.changed()
+        finally:
+            await self._stop_processes()
+            self.phase = "Succeeded"
+            self.ready = False
+            self.done.set()
+            self.changed()
+
+    async def _wait_ready(self) -> None:
+        """Poll the queue-proxy's health check (it probes the app) until the pod is ready."""
+        while not await probe_once(self.address, 1.0):
+            await asyncio.sleep(0.05)
+        self.app_ready = self.ready = True
+        self.waiting_reason = ""
+        self.changed()
+        await asyncio.Event().wait()  # stay here until cancelled: the pod is up
+
+    def terminate(self) -> None:
+        """Drain and stop: the queue-proxy finishes what it holds before the app is stopped."""
+        if self.terminating:
+            return
+        self.terminating = True
+        self.ready = False
+        self.phase = "Terminating"
+        self.stop.set()
+        self.changed()
+
+    async def _stop_processes(self) -> None:
+        grace = max(1.0, float(self.template.timeout))
+        for proc in (self.qp, self.app):
+            if proc is None or proc.returncode is not None:
+                continue
+            try:
+                proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            try:
+                await asyncio.wait_for(proc.wait(), grace)
+            except asyncio.TimeoutError:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                await proc.wait()
+
+    async def kill(self) -> None:
+        """Stop and wait for both processes (the runtime is shutting down)."""
+        self.terminate()
+        if self.task is not None:
+            await self.done.wait()
+
+    async def in_flight(self) -> float:
+        """Requests the queue-proxy holds now (from its metrics); a large number when unknown."""
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", self.ports["metrics"]), 0.5)
+        except (OSError, asyncio.TimeoutError):
+            return float("inf")
+        try:
+            writer.write(b"GET /metrics HTTP/1.1\r\nHost: qp\r\nConnection: close\r\n\r\n")
+            data = await asyncio.wait_for(reader.read(), 1.0)
+        except (OSError, asyncio.TimeoutError):
+            return float("inf")
+        finally:
+            writer.close()
+        for line in data.decode("latin-1").splitlines():
+            if line.startswith("queueproxy_in_flight_requests{"):
+                return float(line.rsplit(" ", 1)[1])
+        return float("inf")
