@@ -75,6 +75,7 @@ setup)
     ;;
 test)
     setup
+    bash loadtests/ensure-tools.sh  # nginx, haproxy, wrk: the benchmark harness is tested against them
     log "tests, compiled build"
     rc=0
     DATAPLANE_REQUIRE_EXTENSIONS=1 "$PY" -m pytest "$@" || rc=$?

@@ -1,87 +1,105 @@
-"""The runnable demo behind `./dev.sh up` while the local control plane is being built:
-the seed article's Node.js app (or a Python stand-in when node is missing) behind a
-real queue-proxy on 127.0.0.1, which you can curl.
+"""What `./dev.sh up` runs: `dataplane up`, with the seed article's sample Service applied.
+
+The sample is samples/knative-example (the article's Node.js app and its
+Listing 1, with `command: [node, index.js]` added); once it is Ready the
+commands to try are printed. Ctrl-C stops everything (pods are drained).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "knative-example"
-PY_HELLO = "import http.server,os,time\nclass H(http.server.BaseHTTPRequestHandler):\n def do_GET(s):\n  time.sleep(1); b=b'Hello World!'; s.send_response(200); s.send_header('Content-Length',str(len(b))); s.end_headers(); s.wfile.write(b)\n def log_message(s,*a): pass\nhttp.server.ThreadingHTTPServer(('127.0.0.1',int(os.environ['PORT'])),H).serve_forever()\n"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _call(api: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(api + path, data=data, method="POST" if data else "GET", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def _wait_api(api: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"dataplane up exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(api + "/healthz", timeout=1).read()
+            return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    raise SystemExit("dataplane up did not start in time")
+
+
+def _ready(api: str, name: str) -> tuple[bool, str]:
+    try:
+        svc = _call(api, f"/v1/services/default/{name}")
+    except urllib.error.HTTPError:
+        return False, "not created yet"
+    for cond in svc.get("status", {}).get("conditions", []):
+        if cond["type"] == "Ready":
+            return cond["status"] == "True", cond.get("message") or cond.get("reason", "")
+    return False, ""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dev.sh up", description=__doc__)
-    parser.add_argument("--port", type=int, default=8012, help="queue-proxy serving port (default 8012)")
-    parser.add_argument("--concurrency", type=int, default=0, help="containerConcurrency (default 0 = unlimited)")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--api-port", type=int, default=8081)
+    parser.add_argument("--home", default=os.environ.get("DATAPLANE_HOME", str(Path.home() / ".dataplane")))
     args = parser.parse_args(argv)
-    app_port = free_port()
-    env = dict(os.environ, PORT=str(app_port), K_SERVICE="knative-example", K_CONFIGURATION="knative-example", K_REVISION="knative-example-00001")
-    if shutil.which("node"):
-        app_cmd = ["node", "index.js"]
-    else:
-        app_cmd = [sys.executable, "-c", PY_HELLO]
-    app = subprocess.Popen(app_cmd, cwd=SAMPLE, env=env)
-    qp_env = dict(
-        os.environ,
-        CONTAINER_CONCURRENCY=str(args.concurrency),
-        QUEUE_SERVING_PORT=str(args.port),
-        QUEUE_ADMIN_PORT=str(free_port()),
-        QUEUE_STATS_PORT=str(free_port()),
-        QUEUE_METRICS_PORT=str(free_port()),
-        QUEUE_BIND_ADDRESS="127.0.0.1",
-        USER_PORT=str(app_port),
-        REVISION_TIMEOUT_SECONDS="300",
-        SERVING_NAMESPACE="default",
-        SERVING_CONFIGURATION="knative-example",
-        SERVING_REVISION="knative-example-00001",
-        SERVING_POD="knative-example-00001-local",
-        SERVING_POD_IP="127.0.0.1",
-        QUEUE_DRAIN_QUIET_PERIOD_SECONDS="0",
+    api = f"http://127.0.0.1:{args.api_port}"
+    up = subprocess.Popen(
+        [sys.executable, "-m", "dataplane", "up", "--port", str(args.port), "--api-port", str(args.api_port), "--home", args.home]
     )
-    qp = subprocess.Popen([sys.executable, "-m", "dataplane", "queue-proxy"], env=qp_env)
-    print(f"app: {' '.join(app_cmd)} on 127.0.0.1:{app_port}; queue-proxy on 127.0.0.1:{args.port}", flush=True)
-    print(f'try:  curl -H "Host: knative-example.default.example.com" 127.0.0.1:{args.port}', flush=True)
-    print(f"      curl 127.0.0.1:{qp_env['QUEUE_STATS_PORT']}/metrics   (the autoscaler's view)", flush=True)
-    print(f"      curl 127.0.0.1:{qp_env['QUEUE_METRICS_PORT']}/metrics   (Prometheus)", flush=True)
-    print("Ctrl-C stops both.", flush=True)
     stopping = False
 
     def stop(*_):
         nonlocal stopping
         stopping = True
+        if up.poll() is None:
+            up.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        while not stopping and app.poll() is None and qp.poll() is None:
-            time.sleep(0.2)
-    finally:
-        for proc in (qp, app):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in (qp, app):
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    return 0
+        _wait_api(api, up, 30)
+        import yaml
+
+        docs = list(yaml.safe_load_all((SAMPLE / "app.yaml").read_text()))
+        result = _call(api, "/v1/apply", {"documents": docs, "workingDir": str(SAMPLE)})
+        for r in result["results"]:
+            print(f"service.serving.knative.dev/{r['name']} {r['action']}", flush=True)
+        deadline = time.monotonic() + 60
+        ready, why = _ready(api, "knative-example")
+        while not ready and time.monotonic() < deadline and not stopping:
+            time.sleep(0.25)
+            ready, why = _ready(api, "knative-example")
+        if not ready:
+            print(f"knative-example is not Ready: {why}", file=sys.stderr)
+        else:
+            print(
+                "\nknative-example is Ready. Try:\n"
+                f'  curl -H "Host: knative-example.default.example.com" 127.0.0.1:{args.port}\n'
+                "  .venv/bin/dataplane get ksvc,configuration,revision,route\n"
+                "  .venv/bin/dataplane get pods        # gone after a minute or so without requests\n"
+                "Ctrl-C stops everything.\n",
+                flush=True,
+            )
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"dev.sh up: {exc}", file=sys.stderr)
+        stop()
+    return up.wait()
 
 
 if __name__ == "__main__":
