@@ -234,7 +234,7 @@ class ActivatorPolicy:
             hostname = hostname[: hostname.find("]") + 1]
         else:
             hostname = hostname.partition(":")[0]
-        key = self.state.routes.pick(hostname, self.rng.random())
+        key = self.state.routes.pick(hostname)
         if key is None:
             conn.respond(404, b"no route for host " + hostname.encode("latin-1"))
         return key

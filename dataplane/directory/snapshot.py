@@ -17,7 +17,7 @@ over HTTP; the Kubernetes backend builds it from watches):
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import math
 from dataclasses import dataclass, field
 
 
@@ -55,22 +55,45 @@ class RevisionInfo:
         return (self.namespace, self.name)
 
 
-@dataclass(frozen=True)
+def smooth_schedule(weights: list[int]) -> list[int]:
+    """Indices in smooth weighted round-robin order over one cycle of ``sum(weights)`` picks.
+
+    Every window of the cycle is as close to the weights as integers allow, so
+    a 50/50 split serves exactly half of any even number of requests to each.
+    """
+    total = sum(weights)
+    current = [0] * len(weights)
+    order = []
+    for _ in range(total):
+        for i, w in enumerate(weights):
+            current[i] += w
+        best = max(range(len(weights)), key=lambda i: current[i])
+        current[best] -= total
+        order.append(best)
+    return order
+
+
 class RouteTable:
-    """Host → weighted revisions, for the activator acting as the router."""
+    """Host → revisions, for the activator acting as the router; traffic splits are exact, not random."""
 
-    # host -> (cumulative percents, revision keys)
-    splits: dict[str, tuple[list[int], list[tuple[str, str]]]] = field(default_factory=dict)
+    def __init__(self, splits: dict[str, tuple[list[int], list[tuple[str, str]]]] | None = None):
+        # host -> (weights, revision keys); the schedule is built on first use
+        self.splits = splits or {}
+        self._schedules: dict[str, tuple[list[tuple[str, str]], int]] = {}
 
-    def pick(self, host: str, u: float) -> tuple[str, str] | None:
-        """The revision for a request to ``host``; ``u`` uniform in [0, 1) chooses among the split."""
-        entry = self.splits.get(host)
+    def pick(self, host: str) -> tuple[str, str] | None:
+        """The revision for the next request to ``host``."""
+        entry = self._schedules.get(host)
         if entry is None:
-            return None
-        bounds, keys = entry
-        if not keys:
-            return None
-        return keys[min(bisect_right(bounds, u * bounds[-1]), len(keys) - 1)]
+            split = self.splits.get(host)
+            if split is None or not split[1]:
+                return None
+            weights, keys = split
+            order = [keys[i] for i in smooth_schedule(weights)]
+            entry = self._schedules[host] = (order, 0)
+        order, position = entry
+        self._schedules[host] = (order, (position + 1) % len(order))
+        return order[position]
 
 
 @dataclass(frozen=True)
@@ -140,19 +163,21 @@ def parse_snapshot(doc) -> Snapshot:
         if not isinstance(route, dict):
             raise DirectoryError(f"{path}: must be an object")
         ns = _get(route, "namespace", str, path)
-        bounds: list[int] = []
+        weights: list[int] = []
         keys: list[tuple[str, str]] = []
-        total = 0
         for j, target in enumerate(_get(route, "traffic", list, path, [])):
             tpath = f"{path}.traffic[{j}]"
             percent = _get(target, "percent", int, tpath, 0)
             if percent <= 0:
                 continue
-            total += percent
-            bounds.append(total)
+            weights.append(percent)
             keys.append((ns, _get(target, "revisionName", str, tpath)))
+        g = 0
+        for w in weights:
+            g = math.gcd(g, w)
+        weights = [w // g for w in weights] if g else weights  # 50/50 is a cycle of 2, not 100
         for host in _get(route, "hosts", list, path, []):
-            splits[str(host).lower()] = (bounds, keys)
+            splits[str(host).lower()] = (weights, keys)
         for host, rev_name in _get(route, "tagHosts", dict, path, {}).items():
-            splits[str(host).lower()] = ([100], [(ns, str(rev_name))])
+            splits[str(host).lower()] = ([1], [(ns, str(rev_name))])
     return Snapshot(_get(doc, "version", int, "snapshot", 0), revisions, RouteTable(splits))
