@@ -56,7 +56,7 @@ async def serve(args: argparse.Namespace) -> int:
         sys.executable, "-m", "dataplane", "activator",
         "--bind", args.host, "--port", str(args.port), "--metrics-port", "0",
         "--directory", f"{api}/v1/directory",
-        "--autoscaler", f"ws://127.0.0.1:{args.api_port}/stats",
+        "--autoscaler", f"ws://127.0.0.1:{args.api_port}/autoscaler/stats",
         "--pod-name", "activator-local", "--drain-delay", "0",
     )  # fmt: skip
     print(f"dataplane is up: requests on http://{args.host}:{args.port}, control API on {api}, state in {args.home}", flush=True)

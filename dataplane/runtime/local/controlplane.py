@@ -10,8 +10,11 @@ from aiohttp import web
 
 from dataplane.api import keys
 from dataplane.api.config import AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, Config
+from dataplane.autoscaler.api import build_app
 from dataplane.autoscaler.core import AutoscalerConfig
+from dataplane.autoscaler.service import AutoscalerService
 from dataplane.controller.loop import Controller
+from dataplane.directory import parse_snapshot
 from dataplane.runtime.local.apiserver import SYSTEM_NAMESPACE, ApiServer
 from dataplane.runtime.local.directory import DirectoryPublisher
 from dataplane.runtime.local.runtime import LocalRuntime
@@ -35,6 +38,8 @@ class ControlPlane:
         self.load_config()
         self.controller = Controller(self.store, self.runtime, lambda: self.api_config, lambda: self.autoscaler_config.initial_scale)
         self.directory = DirectoryPublisher(self.store, self.runtime)
+        self.autoscaler = AutoscalerService(self, self.autoscaler_config)
+        self.directory.on_change = lambda doc: self.autoscaler.apply(parse_snapshot(doc).revisions.values())
         self.store.subscribe(self._on_config_event)
         self.store.subscribe(self.controller.on_store_event)
         self.runtime.subscribe(self.controller.on_runtime_event)
@@ -65,6 +70,20 @@ class ControlPlane:
             self.autoscaler_config = AutoscalerConfig.from_map(maps.get(AUTOSCALER_CONFIGMAP, {}))
         except ValueError as exc:  # stored before a rule tightened: keep the last good config
             log.error("platform configuration rejected: %s", exc)
+            return
+        autoscaler = getattr(self, "autoscaler", None)
+        if autoscaler is not None:
+            autoscaler.update_config(maps.get(AUTOSCALER_CONFIGMAP, {}))
+
+    # -- the autoscaler's output -----------------------------------------------------------------
+
+    def scale(self, namespace: str, name: str, outcome) -> None:
+        """``ScaleTarget``: the autoscaler's decision sets the revision's replicas."""
+        if outcome.replicas is None:
+            return
+        task = asyncio.get_running_loop().create_task(self.runtime.scale(namespace, name, outcome.replicas))
+        self.runtime.tasks.add(task)
+        task.add_done_callback(self.runtime.tasks.discard)
 
     def _on_config_event(self, event: str, obj: dict) -> None:
         if obj.get("kind") == "ConfigMap" and obj["metadata"].get("namespace") == SYSTEM_NAMESPACE:
@@ -99,6 +118,7 @@ class ControlPlane:
         self.started_at = now_rfc3339()
         app = web.Application(client_max_size=16 << 20)
         ApiServer(self).routes(app)
+        app.add_subapp("/autoscaler/", build_app(self.autoscaler))
         if extra_routes is not None:
             extra_routes(app)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -108,8 +128,10 @@ class ControlPlane:
         self.tasks.append(loop.create_task(self.controller.run()))
         self.controller.resync()
         self.directory.poke()
+        self.autoscaler.start()
 
     async def stop(self) -> None:
+        await self.autoscaler.close()
         await self.runtime.close()
         for task in self.tasks:
             task.cancel()

@@ -23,6 +23,7 @@ class DirectoryPublisher:
         self.body = orjson.dumps(self.doc)
         self.changed = asyncio.Event()
         self.pending = False
+        self.on_change = None  # callable(doc) after each new version
         store.subscribe(lambda event, obj: self.poke())
         runtime.subscribe(lambda ns, name: self.poke())
 
@@ -71,6 +72,8 @@ class DirectoryPublisher:
             self.body = orjson.dumps(doc)
             self.changed.set()
             self.changed = asyncio.Event()
+            if self.on_change is not None:
+                self.on_change(doc)
 
     async def wait_newer(self, known: int, timeout: float) -> bytes:
         if known == self.version:

@@ -1,0 +1,69 @@
+"""The autoscaler's HTTP face: stat WebSocket, decisions as JSON, health and Prometheus metrics.
+
+    GET /, /stats                 WebSocket of pushed stats (200 for a plain GET)
+    GET /revisions                every revision's latest decision
+    GET /revisions/<ns>/<name>    one revision's latest decision; 404 with a reason if not scaled here
+    GET /healthz                  200 "ok"
+    GET /metrics                  Prometheus text
+"""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from dataplane.autoscaler.metrics import CONTENT_TYPE, exposition, registry_for
+from dataplane.autoscaler.service import AutoscalerService
+from dataplane.autoscaler.statserver import StatServer
+
+
+def _json(doc, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(doc), status=status, content_type="application/json")
+
+
+class AutoscalerApi:
+    """Request handlers over one service."""
+
+    def __init__(self, service: AutoscalerService) -> None:
+        self.service = service
+        self.registry = registry_for(service)
+
+    async def revision(self, request: web.Request) -> web.Response:
+        """One revision's latest decision."""
+        namespace = request.match_info["namespace"]
+        name = request.match_info["name"]
+        service = self.service
+        outcome = service.status(namespace, name)
+        if outcome is not None:
+            return _json(outcome.to_json())
+        reason = service.skipped.get((namespace, name))
+        if reason is None:
+            reason = "not in the directory" if (namespace, name) not in service.revisions else "no decision yet"
+        return _json({"error": f"revision {namespace}/{name}: {reason}"}, status=404)
+
+    async def revisions(self, _request: web.Request) -> web.Response:
+        """Every revision's latest decision."""
+        return _json({"revisions": [outcome.to_json() for outcome in self.service.statuses()]})
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        """Liveness and readiness."""
+        return web.Response(text="ok")
+
+    async def metrics(self, _request: web.Request) -> web.Response:
+        """Prometheus exposition, gathered now."""
+        return web.Response(body=exposition(self.registry), headers={"Content-Type": CONTENT_TYPE})
+
+
+def build_app(service: AutoscalerService) -> web.Application:
+    """An aiohttp application serving the stat server and the API for ``service``."""
+    api = AutoscalerApi(service)
+    stats = StatServer(service)
+    app = web.Application()
+    app.router.add_get("/", stats.handle)
+    app.router.add_get("/stats", stats.handle)
+    app.router.add_get("/revisions", api.revisions)
+    app.router.add_get("/revisions/{namespace}/{name}", api.revision)
+    app.router.add_get("/healthz", api.healthz)
+    app.router.add_get("/metrics", api.metrics)
+    app.on_shutdown.append(stats.close_all)
+    return app
