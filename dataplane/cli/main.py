@@ -38,7 +38,8 @@ def _load(module_name: str):
         raise
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
+def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
+    """The parser; with ``only``, just that subcommand's module is imported (a CLI call starts fast)."""
     parser = argparse.ArgumentParser(prog="dataplane", description="A serverless data plane for HTTP workloads.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     runners: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -47,6 +48,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     runners["version"] = version_cmd.run
     for name, (help_text, module_name) in PROGRAMS.items():
         p = sub.add_parser(name, help=help_text)
+        if only is not None and name != only:
+            continue
         try:
             module = _load(module_name)
         except NotYetAvailable:
@@ -70,7 +73,9 @@ def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, runners = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in words if not w.startswith("-")), None)
+    parser, runners = build_parser(command if command in PROGRAMS else None)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
