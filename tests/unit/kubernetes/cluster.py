@@ -1,0 +1,90 @@
+"""What the cluster's own controllers would write, done by hand in tests: pods, Deployment status, EndpointSlices."""
+
+from __future__ import annotations
+
+from dataplane.runtime.kubernetes import resources as r
+from tests.unit.kubernetes.fakeapi import FakeApiServer, _now
+
+
+def running_pod(
+    fake: FakeApiServer, ns: str, revision: str, name: str, ip: str, ready: bool = True, app_state: dict | None = None
+) -> dict:
+    """A pod of ``revision``'s Deployment, scheduled and started as kubelet would report it."""
+    deployment = fake.get(r.DEPLOYMENT, ns, f"{revision}-deployment")
+    template = deployment["spec"]["template"]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": dict(template["metadata"]["labels"])},
+        "spec": template["spec"],
+        "status": {
+            "phase": "Running",
+            "podIP": ip,
+            "startTime": _now(),
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": [
+                {
+                    "name": "user-container",
+                    "ready": ready,
+                    "restartCount": 0,
+                    "state": app_state or {"running": {"startedAt": _now()}},
+                },
+                {"name": "queue-proxy", "ready": ready, "restartCount": 0, "state": {"running": {"startedAt": _now()}}},
+            ],
+        },
+    }
+    return fake.put(r.POD, pod)
+
+
+def deployment_available(fake: FakeApiServer, ns: str, revision: str, ready: int) -> dict:
+    deployment = fake.get(r.DEPLOYMENT, ns, f"{revision}-deployment")
+    return fake.set_status(
+        r.DEPLOYMENT,
+        ns,
+        deployment["metadata"]["name"],
+        {
+            "observedGeneration": deployment["metadata"]["generation"],
+            "replicas": ready,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "conditions": [
+                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
+            ],
+        },
+    )
+
+
+def endpoint_slice(fake: FakeApiServer, ns: str, revision: str, pods: list[tuple[str, str, bool]]) -> dict:
+    """The EndpointSlice of ``revision``'s private Service listing ``(pod name, ip, ready)``."""
+    service = fake.get(r.KUBE_SERVICE, ns, f"{revision}-private")
+    labels = {**service["metadata"]["labels"], "kubernetes.io/service-name": service["metadata"]["name"]}
+    return fake.put(
+        r.ENDPOINT_SLICE,
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {"name": f"{revision}-private-x1", "namespace": ns, "labels": labels},
+            "addressType": "IPv4",
+            "endpoints": [
+                {
+                    "addresses": [ip],
+                    "conditions": {"ready": ready, "serving": ready, "terminating": False},
+                    "targetRef": {"kind": "Pod", "name": name, "namespace": ns},
+                }
+                for name, ip, ready in pods
+            ],
+            "ports": [
+                {"name": "http", "port": 8012, "protocol": "TCP"},
+                {"name": "http-autometric", "port": 9090, "protocol": "TCP"},
+                {"name": "http-usermetric", "port": 9091, "protocol": "TCP"},
+            ],
+        },
+    )
+
+
+def revision_serving(fake: FakeApiServer, ns: str, revision: str, pod: str, ip: str = "127.0.0.1") -> None:
+    """``revision`` with one ready pod: the Deployment available, the pod running, the endpoint ready."""
+    running_pod(fake, ns, revision, pod, ip)
+    deployment_available(fake, ns, revision, 1)
+    endpoint_slice(fake, ns, revision, [(pod, ip, True)])

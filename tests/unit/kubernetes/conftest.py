@@ -1,0 +1,1 @@
+from tests.unit.kubernetes.support import fake, kube  # noqa: F401 - fixtures

@@ -1,0 +1,230 @@
+"""deploy/: the kustomization renders, every object is a valid Kubernetes object, the CRDs are structural."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from dataplane.api.config import Config
+from dataplane.autoscaler.core import AutoscalerConfig
+from dataplane.cli.main import build_parser
+from dataplane.runtime.kubernetes.sidecar import parse_deployment_config
+from tests.unit.kubernetes.crdcheck import DEPLOY, crd_problems, crd_schema, structural_problems
+
+ROOT = DEPLOY.parent
+K8S_VERSION = "1.33"
+SUPPORTED_KUSTOMIZE_KEYS = {"apiVersion", "kind", "resources"}
+
+
+def render_kustomization(directory: Path) -> list[dict]:
+    """What `kubectl kustomize` makes of a kustomization that only lists resources (all ours does)."""
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    unknown = set(kustomization) - SUPPORTED_KUSTOMIZE_KEYS
+    assert not unknown, f"the renderer here supports only resources; add support for {unknown}"
+    docs = []
+    for entry in kustomization["resources"]:
+        path = directory / entry
+        assert path.is_file(), f"{entry}: listed in kustomization.yaml but missing"
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict]:
+    return render_kustomization(DEPLOY)
+
+
+def load_generator():
+    spec = importlib.util.spec_from_file_location("crd_generate", DEPLOY / "crds" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def ident(doc: dict) -> tuple[str, str, str]:
+    return (doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"])
+
+
+def test_kustomization_lists_every_manifest_once(rendered):
+    listed = {(DEPLOY / e).resolve() for e in yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["resources"]}
+    on_disk = {p.resolve() for p in DEPLOY.rglob("*.yaml") if p.name != "kustomization.yaml" and "examples" not in p.parts}
+    assert listed == on_disk
+    ids = [ident(d) for d in rendered]
+    assert len(ids) == len(set(ids))
+    kinds = {d["kind"] for d in rendered}
+    assert {
+        "Namespace",
+        "CustomResourceDefinition",
+        "ServiceAccount",
+        "ClusterRole",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "ConfigMap",
+    } <= kinds
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed; the renderer above is the check")
+def test_kubectl_kustomize_agrees_with_the_renderer(rendered):
+    out = subprocess.run(["kubectl", "kustomize", str(DEPLOY)], capture_output=True, text=True, timeout=60, check=True).stdout
+    theirs = sorted(json.dumps(d, sort_keys=True) for d in yaml.safe_load_all(out) if d)
+    assert theirs == sorted(json.dumps(d, sort_keys=True) for d in rendered)
+
+
+def test_every_object_matches_the_kubernetes_openapi_schema(rendered):
+    for doc in rendered + [d for p in (DEPLOY / "examples").glob("*.yaml") for d in yaml.safe_load_all(p.read_text()) if d]:
+        if doc["apiVersion"].startswith(("serving.knative.dev", "gateway.networking.k8s.io")):
+            continue  # not Kubernetes' own kinds: checked against their CRD schemas below
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("kind", ["Service", "Configuration", "Revision", "Route"])
+def test_crds_are_structural_and_generated(kind):
+    generate = load_generator()
+    plural = generate.KINDS[kind]["plural"]
+    assert (DEPLOY / "crds" / f"{plural}.yaml").read_text() == generate.render(kind), "run python deploy/crds/generate.py"
+    assert structural_problems(crd_schema(kind)) == []
+    crd = yaml.safe_load((DEPLOY / "crds" / f"{plural}.yaml").read_text())
+    (version,) = crd["spec"]["versions"]
+    assert version["subresources"] == {"status": {}} and version["served"] and version["storage"]
+    assert crd["metadata"]["name"] == f"{plural}.serving.knative.dev" and crd["spec"]["scope"] == "Namespaced"
+    assert "knative" in crd["spec"]["names"]["categories"]
+
+
+def test_crd_names_and_printer_columns():
+    def spec(plural):
+        return yaml.safe_load((DEPLOY / "crds" / f"{plural}.yaml").read_text())["spec"]
+
+    assert spec("services")["names"]["shortNames"] == ["kservice", "ksvc"]
+    assert spec("configurations")["names"]["shortNames"] == ["config", "cfg"]
+    assert spec("revisions")["names"]["shortNames"] == ["rev"]
+    assert spec("routes")["names"]["shortNames"] == ["rt"]
+    columns = {c["name"].upper(): c["jsonPath"] for c in spec("services")["versions"][0]["additionalPrinterColumns"]}
+    assert columns == {
+        "URL": ".status.url",
+        "LATESTCREATED": ".status.latestCreatedRevisionName",
+        "LATESTREADY": ".status.latestReadyRevisionName",
+        "READY": ".status.conditions[?(@.type=='Ready')].status",
+        "REASON": ".status.conditions[?(@.type=='Ready')].reason",
+    }
+
+
+def test_the_schemas_reject_what_knative_rejects():
+    service = {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "s"},
+        "spec": {
+            "template": {
+                "spec": {"containers": [{"image": "x", "ports": [{"containerPort": 70000}]}], "containerConcurrency": 1001}
+            }
+        },
+    }
+    problems = crd_problems(service)
+    assert any("70000" in p for p in problems) and any("1001" in p for p in problems)
+    service["spec"]["template"]["spec"] = {"containers": [{"image": "x", "bogus": 1}]}
+    assert crd_problems(service) == [".spec.template.spec.containers[0].bogus: would be pruned"]
+
+
+def test_configmaps_parse_with_their_documented_defaults(rendered):
+    maps = {d["metadata"]["name"]: d["data"] for d in rendered if d["kind"] == "ConfigMap"}
+    assert set(maps) == {
+        "config-autoscaler",
+        "config-defaults",
+        "config-deployment",
+        "config-domain",
+        "config-gc",
+        "config-network",
+    }
+    examples = {name: yaml.safe_load(data["_example"]) for name, data in maps.items()}
+    # what is stored parses, and so does every documented example value
+    Config.from_configmaps(maps)
+    Config.from_configmaps({k: {kk: str(vv) for kk, vv in v.items()} for k, v in examples.items()})
+    assert AutoscalerConfig.from_map(examples["config-autoscaler"]) == AutoscalerConfig()
+    assert parse_deployment_config(maps["config-deployment"]).queue_image == "dataplane:0.1.0"
+    assert parse_deployment_config(examples["config-deployment"]).progress_deadline == 600
+    images = {c["image"] for d in rendered if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]}
+    assert images == {maps["config-deployment"]["queue-sidecar-image"]}  # one image for every component
+
+
+def test_components_run_locked_down_with_probes_and_real_flags(rendered):
+    parser, _ = build_parser()
+    deployments = {d["metadata"]["name"]: d for d in rendered if d["kind"] == "Deployment"}
+    assert set(deployments) == {"controller", "autoscaler", "activator"}
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == name
+        (container,) = pod["containers"]
+        assert container["args"][0] == name
+        parser.parse_args(container["args"])  # every flag exists
+        assert container["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+        assert container["readinessProbe"] and container["livenessProbe"] and container["resources"]["limits"]
+        ports = {p["containerPort"] for p in container["ports"]}
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        services = [d for d in rendered if d["kind"] == "Service" and d["spec"]["selector"].items() <= labels.items()]
+        assert services and all(p["targetPort"] in ports for s in services for p in s["spec"]["ports"])
+        (pdb,) = [
+            d
+            for d in rendered
+            if d["kind"] == "PodDisruptionBudget" and d["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        ]
+    activator = next(d for d in rendered if d["kind"] == "Service" and d["metadata"]["name"] == "activator-service")
+    assert [(p["port"], p["targetPort"]) for p in activator["spec"]["ports"]] == [(80, 8012), (9090, 9090)]
+    autoscaler = next(d for d in rendered if d["kind"] == "Service" and d["metadata"]["name"] == "autoscaler")
+    assert [p["port"] for p in autoscaler["spec"]["ports"]] == [8080, 9090]
+
+
+def test_only_the_controller_has_rights_on_the_api(rendered):
+    roles = {(d["kind"], d["metadata"]["name"]): d for d in rendered if d["kind"] in ("ClusterRole", "Role")}
+    assert set(roles) == {("ClusterRole", "dataplane-controller"), ("Role", "dataplane-controller")}
+    granted = {
+        (g, r, v)
+        for role in roles.values()
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        for v in rule["verbs"]
+    }
+    needed = [
+        ("serving.knative.dev", "revisions", "watch"), ("serving.knative.dev", "services/status", "update"),
+        ("apps", "deployments", "create"), ("apps", "deployments/scale", "patch"), ("apps", "deployments", "patch"),
+        ("", "pods", "patch"), ("", "services", "create"), ("discovery.k8s.io", "endpointslices", "watch"),
+        ("gateway.networking.k8s.io", "httproutes", "delete"), ("gateway.networking.k8s.io", "referencegrants", "create"),
+        ("coordination.k8s.io", "leases", "update"), ("", "configmaps", "watch"),
+    ]  # fmt: skip
+    assert [n for n in needed if n not in granted] == []
+    assert not any("*" in item for item in granted)
+    accounts = {d["metadata"]["name"]: d for d in rendered if d["kind"] == "ServiceAccount"}
+    assert accounts["activator"]["automountServiceAccountToken"] is False
+    assert accounts["autoscaler"]["automountServiceAccountToken"] is False
+
+
+def test_dashboard_queries_name_metrics_the_components_export():
+    dashboard = json.loads((DEPLOY / "dashboards" / "dataplane.json").read_text())
+    sources = "".join(p.read_text() for p in (ROOT / "dataplane").glob("*/metrics.py"))
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    names = {m for e in exprs for m in re.findall(r"\b((?:queueproxy|activator|autoscaler)_[a-z_]+)\b", e)}
+    for required in ("queueproxy_requests_total", "queueproxy_request_duration_seconds_bucket", "queueproxy_queue_depth",
+                     "queueproxy_in_flight_requests", "activator_queued_requests", "activator_in_flight_requests",
+                     "activator_capacity_wait_seconds_bucket", "autoscaler_desired_pods", "autoscaler_stable_request_concurrency",
+                     "autoscaler_panic_request_concurrency", "autoscaler_panic_mode"):  # fmt: skip
+        assert required in names
+    for name in names:
+        base = re.sub(r"_(total|bucket|sum|count)$", "", name)
+        assert f'"{base}"' in sources, f"{name}: no such metric in dataplane/*/metrics.py"
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
