@@ -41,7 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_config(path: str) -> dict[str, str]:
-    """``config-autoscaler`` data from a YAML/JSON file: a flat mapping, or a ConfigMap with ``data``."""
+    """``config-autoscaler`` data from a YAML/JSON file (a flat mapping, or a ConfigMap with ``data``),
+    or from a directory with one file per key, as Kubernetes mounts a ConfigMap."""
+    if os.path.isdir(path):
+        return _load_config_dir(path)
     try:
         with open(path, encoding="utf-8") as f:
             doc = yaml.safe_load(f)
@@ -64,6 +67,21 @@ def load_config(path: str) -> dict[str, str]:
         elif not isinstance(value, str):
             raise ConfigFileError(f"{path}: {key}: must be a string, number or boolean")
         data[str(key)] = value
+    return data
+
+
+def _load_config_dir(path: str) -> dict[str, str]:
+    data: dict[str, str] = {}
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        # the mount's own bookkeeping (..data, ..2026_...) is hidden; keys are plain files
+        if name.startswith(".") or not os.path.isfile(full):
+            continue
+        try:
+            with open(full, encoding="utf-8") as f:
+                data[name] = f.read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigFileError(f"{full}: {exc}") from None
     return data
 
 
@@ -111,6 +129,8 @@ async def serve(args: argparse.Namespace, config: dict[str, str]) -> None:
         loop.add_signal_handler(signal.SIGINT, stop.set)
         if args.config:
             loop.add_signal_handler(signal.SIGHUP, _reload, service, args.config)
+            if os.path.isdir(args.config):
+                tasks.append(loop.create_task(_follow_mount(service, args.config)))
         tasks.append(
             loop.create_task(
                 follow_directory(args.directory, lambda doc: service.apply(parse_snapshot(doc).revisions.values()), DirectoryError)
@@ -126,6 +146,20 @@ async def serve(args: argparse.Namespace, config: dict[str, str]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         await runner.cleanup()
         await service.close()
+
+
+async def _follow_mount(service, path: str, every: float = 10.0) -> None:
+    """Kubernetes updates a mounted ConfigMap in place: re-read it when its content changes."""
+    last = load_config(path)
+    while True:
+        await asyncio.sleep(every)
+        try:
+            current = load_config(path)
+        except ConfigFileError:
+            continue
+        if current != last:
+            last = current
+            _reload(service, path)
 
 
 def _reload(service, path: str) -> None:

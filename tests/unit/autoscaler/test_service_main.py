@@ -63,3 +63,11 @@ def test_run_refuses_without_directory_or_with_invalid_config(tmp_path, capsys):
     path.write_text("stable-window: 2s\n")
     assert run(parse("--directory", "http://127.0.0.1:1/d", "--config", str(path))) == 2
     assert "stable-window" in capsys.readouterr().err
+
+
+def test_load_config_from_a_mounted_configmap_directory(tmp_path):
+    (tmp_path / "stable-window").write_text("10s\n")
+    (tmp_path / "enable-scale-to-zero").write_text("false")
+    (tmp_path / "..data").mkdir()  # the mount's own bookkeeping is skipped
+    (tmp_path / ".hidden").write_text("x")
+    assert load_config(str(tmp_path)) == {"enable-scale-to-zero": "false", "stable-window": "10s"}
