@@ -19,26 +19,16 @@ from dataplane.api import admit
 from dataplane.runtime.kubernetes import resources as r
 from dataplane.runtime.kubernetes.leader import LeaseSettings
 from dataplane.runtime.kubernetes.plane import ControllerPlane, ControllerSettings
+from tests import seed
 from tests.unit.kubernetes.cluster import revision_serving
 from tests.unit.kubernetes.crdcheck import crd_problems
 from tests.unit.kubernetes.support import eventually, fake, kube  # noqa: F401 - fixtures
 
 NS = "default"
 SYSTEM = "knative-serving"
-LISTING_1 = """
-apiVersion: serving.knative.dev/v1alpha1
-kind: Service
-metadata:
-  name: knative-example
-  namespace: default
-spec:
-  runLatest:
-    configuration:
-      revisionTemplate:
-        spec:
-          container:
-            image: docker.io/##DOCKERHUB_NAME##/knative-example
-"""
+# a cluster runs the image: the local runtime's command is not needed there
+LISTING_1 = seed.LISTING_1.replace(seed.COMMAND_LINE, "")
+# Listing 2's image reads as empty (`##...` is a YAML comment), so a cluster test keeps Listing 1's image
 LISTING_2 = LISTING_1.replace("        spec:\n", "        spec:\n          containerConcurrency: 1\n")
 HOST = "knative-example.default.example.com"
 
@@ -155,15 +145,11 @@ async def test_seed_service_end_to_end(fake, kube, plane):
     decision = {"namespace": NS, "name": "knative-example-00001", "mode": "Serve", "replicas": 1, "desired": 1}
     assert await post(plane.port, "/scale", decision) == 200
     await eventually(
-        lambda: (
-            backends(fake)
-            == [{"group": "", "kind": "Service", "name": "knative-example-00001-private", "port": 80, "weight": 100}]
-        )
+        lambda: backends(fake) == [{"group": "", "kind": "Service", "name": "knative-example-00001-private", "port": 80, "weight": 100}]
     )
     # kept on the Deployment, where a next leader finds it
     assert (
-        fake.get(r.DEPLOYMENT, NS, "knative-example-00001-deployment")["metadata"]["annotations"]["dataplane.dev/serving-mode"]
-        == "Serve"
+        fake.get(r.DEPLOYMENT, NS, "knative-example-00001-deployment")["metadata"]["annotations"]["dataplane.dev/serving-mode"] == "Serve"
     )
 
     snapshot = await directory(plane.port)
@@ -192,20 +178,13 @@ async def test_seed_service_end_to_end(fake, kube, plane):
     assert backends(fake)[0]["name"] == "knative-example-00001-private"
 
     revision_serving(fake, NS, "knative-example-00002", "knative-example-00002-deployment-b1", "10.1.0.6")
-    await eventually(
-        lambda: fake.get(r.ROUTE, NS, "knative-example")["status"]["traffic"][0]["revisionName"] == "knative-example-00002"
-    )
+    await eventually(lambda: fake.get(r.ROUTE, NS, "knative-example")["status"]["traffic"][0]["revisionName"] == "knative-example-00002")
     (backend,) = await eventually(lambda: [b for b in backends(fake) if b.get("filters")])
     assert backend["filters"][0]["requestHeaderModifier"]["set"][0]["value"] == "knative-example-00002"
     await eventually(
-        lambda: (
-            fake.get(r.REVISION, NS, "knative-example-00001")["metadata"]["labels"]["serving.knative.dev/routingState"]
-            == "reserve"
-        )
+        lambda: fake.get(r.REVISION, NS, "knative-example-00001")["metadata"]["labels"]["serving.knative.dev/routingState"] == "reserve"
     )
-    await eventually(
-        lambda: fake.get(r.SERVICE, NS, "knative-example")["status"].get("latestReadyRevisionName") == "knative-example-00002"
-    )
+    await eventually(lambda: fake.get(r.SERVICE, NS, "knative-example")["status"].get("latestReadyRevisionName") == "knative-example-00002")
 
     # everything the controller wrote fits the CRD schemas: nothing rejected, nothing pruned
     for resource in (r.SERVICE, r.CONFIGURATION, r.REVISION, r.ROUTE):

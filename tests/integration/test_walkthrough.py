@@ -20,45 +20,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.support import ROOT, Proc, free_port, wait_port
+from tests.seed import LISTING_1, LISTING_2, SAMPLE
+from tests.support import Proc, free_port, wait_port
 
-SAMPLE = ROOT / "samples" / "knative-example"
 HOST = "knative-example.default.example.com"
 
 pytestmark = pytest.mark.slow
 
-LISTING_1 = """\
-apiVersion: serving.knative.dev/v1alpha1
-kind: Service
-metadata:
-  name: knative-example
-  namespace: default
-spec:
-  runLatest:
-    configuration:
-      revisionTemplate:
-        spec:
-          container:
-            image: docker.io/##DOCKERHUB_NAME##/knative-example
-            command: [node, index.js]
-"""
-
-LISTING_2 = """\
-apiVersion: serving.knative.dev/v1alpha1
-kind: Service
-metadata:
-  name: knative-example
-  namespace: default
-spec:
-  runLatest:
-    configuration:
-      revisionTemplate:
-        spec:
-          containerConcurrency: 1
-          container:
-            image: ##DOCKERHUB_NAME##/knative-example
-            command: [node, index.js]
-"""
 
 FAST_SCALING = """\
 apiVersion: v1
@@ -80,7 +48,18 @@ class Up:
         self.port, self.api_port = free_port(), free_port()
         self.env = dict(os.environ, DATAPLANE_SERVER=f"http://127.0.0.1:{self.api_port}")
         self.proc = Proc(
-            [sys.executable, "-m", "dataplane", "up", "--port", str(self.port), "--api-port", str(self.api_port), "--home", str(tmp / "home")],
+            [
+                sys.executable,
+                "-m",
+                "dataplane",
+                "up",
+                "--port",
+                str(self.port),
+                "--api-port",
+                str(self.api_port),
+                "--home",
+                str(tmp / "home"),
+            ],
             port=self.api_port,
         )
         wait_port(self.port, proc=self.proc.popen)
@@ -142,7 +121,7 @@ async def test_seed_walkthrough(up):
     pods = up.dataplane("get", "pods").splitlines()
     assert pods[0].split()[:5] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert pods[1].startswith("knative-example-00001-deployment-") and "Running" in pods[1]
-    assert up.dataplane("get", "route", "knative-example", '-ojsonpath={.status.domain}').strip() == HOST
+    assert up.dataplane("get", "route", "knative-example", "-ojsonpath={.status.domain}").strip() == HOST
     ingress = up.dataplane("get", "svc", "knative-ingressgateway", "-n", "istio-system", "-ojsonpath={.status.loadBalancer.ingress[*].ip}")
     assert ingress.strip() == "127.0.0.1"
 
@@ -194,7 +173,9 @@ spec:
 async def test_traffic_split_and_tags(up):
     up.write("v1.yaml", SPLIT.format(suffix="one", traffic="    - latestRevision: true\n      percent: 100"))
     up.dataplane("apply", "-f", "v1.yaml")
-    traffic = "    - revisionName: split-one\n      percent: 50\n      tag: one\n    - latestRevision: true\n      percent: 50\n      tag: two"
+    traffic = (
+        "    - revisionName: split-one\n      percent: 50\n      tag: one\n    - latestRevision: true\n      percent: 50\n      tag: two"
+    )
     up.write("v2.yaml", SPLIT.format(suffix="two", traffic=traffic))
     up.dataplane("apply", "-f", "v2.yaml")
     async with aiohttp.ClientSession() as s:

@@ -12,44 +12,15 @@ from dataplane.api import (
     resolve_traffic,
     template_hash,
 )
-
-LISTING_1 = """
-apiVersion: serving.knative.dev/v1alpha1
-kind: Service
-metadata:
-  name: knative-example
-  namespace: default
-spec:
-  runLatest:
-    configuration:
-      revisionTemplate:
-        spec:
-          container:
-            image: docker.io/##DOCKERHUB_NAME##/knative-example
-            command: [node, index.js]
-"""
-
-LISTING_2 = """
-apiVersion: serving.knative.dev/v1alpha1
-kind: Service
-metadata:
-  name: knative-example
-  namespace: default
-spec:
-  runLatest:
-    configuration:
-      revisionTemplate:
-        spec:
-          containerConcurrency: 1
-          container:
-            image: ##DOCKERHUB_NAME##/knative-example
-            command: [node, index.js]
-"""
+from tests.seed import LISTING_1, LISTING_2
 
 
 def expected_service(image, concurrency):
-    container = {"name": "user-container", "command": ["node", "index.js"],
-                 "readinessProbe": {"tcpSocket": {"port": 8080}, "successThreshold": 1}}
+    container = {
+        "name": "user-container",
+        "command": ["node", "index.js"],
+        "readinessProbe": {"tcpSocket": {"port": 8080}, "successThreshold": 1},
+    }
     if image is not None:
         container["image"] = image
     return {
@@ -70,15 +41,13 @@ def expected_service(image, concurrency):
 
 
 def test_listing_1_becomes_a_v1_service():
-    assert admit(yaml.safe_load(LISTING_1)) == expected_service(
-        "docker.io/##DOCKERHUB_NAME##/knative-example", 0)
+    assert admit(yaml.safe_load(LISTING_1)) == expected_service("docker.io/##DOCKERHUB_NAME##/knative-example", 0)
 
 
 def test_listing_2_becomes_a_v1_service_with_concurrency_one():
     # YAML reads "##DOCKERHUB_NAME##/..." after "image: " as a comment, so the
     # image is null: the container runs its command, and the null is not stored.
-    assert yaml.safe_load(LISTING_2)["spec"]["runLatest"]["configuration"]["revisionTemplate"][
-        "spec"]["container"]["image"] is None
+    assert yaml.safe_load(LISTING_2)["spec"]["runLatest"]["configuration"]["revisionTemplate"]["spec"]["container"]["image"] is None
     assert admit(yaml.safe_load(LISTING_2)) == expected_service(None, 1)
 
 
@@ -94,18 +63,19 @@ def test_applying_listing_2_after_listing_1_makes_revision_00002_and_moves_traff
     assert template_hash(config_1["spec"]["template"]) != template_hash(config_2["spec"]["template"])
 
     rev_1, rev_2 = make_revision(config_1, 1), make_revision(config_2, 2)
-    assert (rev_1["metadata"]["name"], rev_2["metadata"]["name"]) == ("knative-example-00001",
-                                                                       "knative-example-00002")
+    assert (rev_1["metadata"]["name"], rev_2["metadata"]["name"]) == ("knative-example-00001", "knative-example-00002")
     assert rev_2["spec"]["containerConcurrency"] == 1
 
     route = make_route(second)
     domain = DEFAULT_CONFIG.domain.domain_for(route["metadata"]["labels"])
     resolved = resolve_traffic(
         route["spec"]["traffic"],
-        {"knative-example": {"latestCreatedRevisionName": "knative-example-00002",
-                             "latestReadyRevisionName": "knative-example-00002"}},
+        {"knative-example": {"latestCreatedRevisionName": "knative-example-00002", "latestReadyRevisionName": "knative-example-00002"}},
         {"knative-example-00001": True, "knative-example-00002": True},
-        name="knative-example", namespace="default", domain=domain)
+        name="knative-example",
+        namespace="default",
+        domain=domain,
+    )
     # The article curls this host name.
     assert resolved.url == "http://knative-example.default.example.com"
     assert pick(resolved, 0.0) == pick(resolved, 0.999) == "knative-example-00002"

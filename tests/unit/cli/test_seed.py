@@ -2,38 +2,7 @@
 
 from __future__ import annotations
 
-LISTING_1 = """\
-apiVersion: serving.knative.dev/v1alpha1
-kind: Service
-metadata:
-  name: knative-example
-  namespace: default
-spec:
-  runLatest:
-    configuration:
-      revisionTemplate:
-        spec:
-          container:
-            image: docker.io/##DOCKERHUB_NAME##/knative-example
-            command: [node, index.js]
-"""
-
-LISTING_2 = """\
-apiVersion: serving.knative.dev/v1alpha1
-kind: Service
-metadata:
-  name: knative-example
-  namespace: default
-spec:
-  runLatest:
-    configuration:
-      revisionTemplate:
-        spec:
-          containerConcurrency: 1
-          container:
-            image: ##DOCKERHUB_NAME##/knative-example
-            command: [node, index.js]
-"""
+from tests.seed import LISTING_1, LISTING_2
 
 
 def cells(line: str) -> list[str]:
