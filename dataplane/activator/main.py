@@ -38,8 +38,9 @@ class ActivatorSettings:
     """Name stamped into the stats this activator reports."""
     probe_interval: float = 0.025
     """Seconds between probes of a pod that is not ready yet."""
-    probe_timeout: float = 1.0
-    """Seconds one probe may take."""
+    probe_timeout: float = 11.0
+    """Seconds one probe may take. A queue-proxy holds a health check until its app is ready (up to
+    10 s), so a probe that outlasts that wait hears of readiness the moment it happens."""
     limits: QueueLimits = QueueLimits()
     drain_delay: float = 45.0
     """After SIGTERM, seconds of failing readiness (still serving) before the listener closes."""
@@ -56,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--autoscaler", default=env("ACTIVATOR_AUTOSCALER_URL", ""), help="ws:// URL of the autoscaler's stat server")
     parser.add_argument("--pod-name", default=env("POD_NAME", socket.gethostname()))
     parser.add_argument("--probe-interval", type=float, default=float(env("ACTIVATOR_PROBE_INTERVAL", "0.025")))
-    parser.add_argument("--probe-timeout", type=float, default=float(env("ACTIVATOR_PROBE_TIMEOUT", "1.0")))
+    parser.add_argument("--probe-timeout", type=float, default=float(env("ACTIVATOR_PROBE_TIMEOUT", "11.0")))
     parser.add_argument("--max-queued", type=int, default=int(env("ACTIVATOR_MAX_QUEUED", "10000")), help="waiting requests per revision")
     parser.add_argument("--max-queued-bytes", type=int, default=int(env("ACTIVATOR_MAX_QUEUED_BYTES", str(64 << 20))))
     parser.add_argument("--max-wait", type=float, default=float(env("ACTIVATOR_MAX_WAIT", "600")), help="seconds a request may wait for capacity")
