@@ -68,4 +68,5 @@ TWIN_USERS: tuple[str, ...] = (
     "dataplane.queueproxy.breaker",
     "dataplane.stats.collector",
     "dataplane.http.parser",
+    "dataplane.http.engine",
 )

@@ -16,10 +16,9 @@ MAX_BACKOFF = 2.0
 class AutoscalerLink:
     """A WebSocket to the autoscaler's stat server carrying protobuf ``WireStatMessages``."""
 
-    def __init__(self, url: str, max_pending: int = 1000):
+    def __init__(self, url: str):
         self.url = url
-        self.pending: list[WireStatMessage] = []
-        self.max_pending = max_pending
+        self.pending: dict[tuple[str, str], WireStatMessage] = {}
         self.wake = asyncio.Event()
         self.connected = False
         self.sent = 0
@@ -27,9 +26,10 @@ class AutoscalerLink:
     def send(self, messages: list[WireStatMessage]) -> None:
         if not self.url:
             return
-        self.pending.extend(messages)
-        if len(self.pending) > self.max_pending:  # keep the newest: older stats are stale anyway
-            del self.pending[: len(self.pending) - self.max_pending]
+        # one report per revision waits at most: each is a whole window's average, so a backlog
+        # sent at once would add up to many times the real load
+        for message in messages:
+            self.pending[(message.namespace, message.name)] = message
         self.wake.set()
 
     async def run(self) -> None:
@@ -46,7 +46,7 @@ class AutoscalerLink:
                             if not self.pending:
                                 self.wake.clear()
                                 await self.wake.wait()
-                            batch, self.pending = self.pending, []
+                            batch, self.pending = list(self.pending.values()), {}
                             await ws.send_bytes(encode_messages(batch))
                             self.sent += len(batch)
                 except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as exc:

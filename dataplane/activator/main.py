@@ -10,12 +10,12 @@ import socket
 import sys
 from dataclasses import dataclass
 
-from dataplane.directory import DirectoryError, parse_snapshot
 from dataplane.activator.policy import ActivatorPolicy
 from dataplane.activator.reporter import StatReporter
 from dataplane.activator.state import ActivatorState
 from dataplane.activator.throttler import QueueLimits
-from dataplane.http.client import EngineConfig
+from dataplane.directory import DirectoryError, parse_snapshot
+from dataplane.http.engine import EngineConfig
 from dataplane.http.local import LocalEndpoints
 from dataplane.http.server import listen
 
@@ -108,8 +108,8 @@ class Activator:
 
     async def serve(self) -> None:
         from dataplane.activator.links import AutoscalerLink
-        from dataplane.directory.follow import follow_directory
         from dataplane.activator.metrics import exposition
+        from dataplane.directory.follow import follow_directory
 
         s = self.settings
         loop = asyncio.get_running_loop()

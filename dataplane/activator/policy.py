@@ -14,7 +14,7 @@ import random
 from bisect import bisect_left
 
 from dataplane.activator.throttler import QUEUED, REJECTED, PodTracker, RevisionThrottler
-from dataplane.http.heads import collect, request_head
+from dataplane.http.engine import collect, request_head
 from dataplane.http.server import ConnectionSet
 
 WANTED = frozenset(
@@ -133,7 +133,14 @@ class ActivatorPolicy:
         pass
 
     def on_response_start(self, conn, status: int) -> None:
-        pass
+        if status == 502:
+            ticket = conn.slot
+            pod = ticket.pod if ticket is not None else None
+            if pod is not None and pod.ready:
+                # the pod's app may be gone (its queue-proxy could not reach it): send nothing more
+                # there until a probe passes again, so queued requests go to the other pods
+                ticket.throttler.mark_unready(pod)
+                self.state.reprobe(ticket.throttler, pod)
 
     def on_done(self, conn) -> None:
         ticket = conn.slot

@@ -7,7 +7,7 @@ import asyncio
 from dataplane.directory import RouteTable, Snapshot
 from dataplane.activator.prober import probe_until_ready
 from dataplane.activator.throttler import PodTracker, QueueLimits, RevisionThrottler
-from dataplane.http.upstream import UpstreamPool
+from dataplane.http.engine import UpstreamPool
 
 
 class ActivatorState:

@@ -159,6 +159,9 @@ def _special(lname: bytes, value: bytes, fields: _Fields, kind: int) -> None:
             fields.content_length = value
         elif value != fields.content_length:
             raise _fail(kind, 400, "conflicting content-length")
+        elif kind == _REQUEST:
+            # RFC 9110 §8.6: reject or merge; rejecting means nothing ambiguous is ever forwarded
+            raise _fail(kind, 400, "duplicate content-length")
     elif lname == b"transfer-encoding":
         codings = _list_items(value)
         if not codings:

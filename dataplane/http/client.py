@@ -1,8 +1,10 @@
-"""The client side of the proxy engine: one protocol object per downstream connection.
+"""The client side of the pure-Python proxy engine: one protocol object per downstream connection.
 
 Everything is driven by callbacks: no Task or Future is created per request. A
 policy (queue-proxy or activator) sees each request head in ``on_request`` and
-answers it with ``respond`` or sends it on with ``forward``, now or later.
+answers it with ``respond`` or sends it on with ``forward``, now or later; see
+``dataplane.http.engine`` for the whole contract. ``ext/http/_engine_c.pyx`` is
+the compiled twin and follows this module method for method: keep them in step.
 """
 
 from __future__ import annotations
@@ -21,6 +23,22 @@ WAIT_NONE, WAIT_IDLE, WAIT_HEADER, WAIT_REQUEST = 0, 1, 2, 3
 
 # request bodies kept for a retry on a fresh connection when a pooled one turns out stale
 RETRY_BUFFER_LIMIT = 64 * 1024
+# only these may be replayed when a pooled connection turns out closed (RFC 9110 §9.2.2): the
+# server may have acted on a POST before closing without an answer
+IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
+
+# pieces written together are joined up to this many bytes: each transport.write is a send()
+# with uvloop, and below this size the copy costs less than a second system call
+JOIN_LIMIT = 16 * 1024
+
+
+def write_joined(write, parts: list, size: int) -> None:
+    """Write ``parts`` (``size`` bytes in all) as one piece when small, else one by one."""
+    if size <= JOIN_LIMIT:
+        write(b"".join(parts))
+    else:
+        for part in parts:
+            write(part)
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,8 @@ class ClientConnection(asyncio.Protocol):
         self.paused_by_upstream = False
         self.paused_by_buffer = False
         self.paused_by_client = False  # our transport's buffer to the client is full
+        # writes to the client held while an upstream read is handled, then sent as one (see send)
+        self.held: list | None = None
         # watchdog: one timer per connection, re-armed lazily
         self.timer = None
         self.wait = WAIT_NONE
@@ -87,18 +107,30 @@ class ClientConnection(asyncio.Protocol):
         self.last_write = 0.0
 
     # -- asyncio.Protocol -----------------------------------------------------------------
+    # every callback that can reach policy code catches what it raises: see callback_failed
 
     def connection_made(self, transport):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         if peer:
             self.peer_ip = peer[0].encode()
-        self.policy.connection_made(self)
-        self._arm(WAIT_IDLE, self.config.keepalive_timeout)
+        try:
+            self.policy.connection_made(self)
+            self._arm(WAIT_IDLE, self.config.keepalive_timeout)
+        except Exception as exc:
+            self.callback_failed(exc)
 
     def data_received(self, data):
+        try:
+            self._received(data)
+        except Exception as exc:
+            self.callback_failed(exc)
+
+    def _received(self, data) -> None:
         if self.tunnel:
-            self.upstream.transport.write(data)
+            upstream = self.upstream
+            if upstream is not None:  # None once the upstream side of the tunnel closed
+                upstream.transport.write(data)
             return
         if self.head is not None:
             if not self.req_done:
@@ -125,14 +157,17 @@ class ClientConnection(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        if self.head is not None:
-            upstream = self.upstream
-            self.upstream = None
-            if upstream is not None:
-                upstream.abort()
-            self.policy.on_abort(self)
-            self.head = None
-        self.policy.connection_lost(self)
+        try:
+            if self.head is not None:
+                upstream = self.upstream
+                self.upstream = None
+                if upstream is not None:
+                    upstream.abort()
+                self.policy.on_abort(self)
+                self.head = None
+            self.policy.connection_lost(self)
+        except Exception as error:
+            self.callback_failed(error)
 
     def pause_writing(self):
         self.paused_by_client = True
@@ -204,7 +239,8 @@ class ClientConnection(asyncio.Protocol):
                 rest = self._take_body(rest)
             if rest:
                 self.buf += rest
-        self.policy.on_request(self, head)
+        if self.head is head:  # a bad body in the same read has answered it already
+            self.policy.on_request(self, head)
 
     def _take_body(self, data):
         """Route request-body bytes upstream (or hold them); return what follows the body."""
@@ -212,7 +248,8 @@ class ClientConnection(asyncio.Protocol):
             try:
                 end = self.req_scanner.feed(data, 0)
             except HttpError as exc:
-                self._body_error(exc)
+                # answered if nothing was sent yet, else cut; the upstream is dropped either way
+                self._reject(exc.status, exc.reason)
                 return b""
             if self.req_scanner.done:
                 self.req_done = True
@@ -242,12 +279,6 @@ class ClientConnection(asyncio.Protocol):
                 if self.pending_size > self.config.max_buffered_body:
                     self._pause_reading("buffer")
         return rest
-
-    def _body_error(self, exc: HttpError) -> None:
-        if not self.responded:
-            self._reject(exc.status, exc.reason)
-        else:
-            self.transport.abort()
 
     def _remember(self, part) -> None:
         self.sent_size += len(part)
@@ -295,7 +326,7 @@ class ClientConnection(asyncio.Protocol):
         self.keep_alive = not close
         self.status = status
         self.responded = True
-        self.transport.write(heads.simple_response(status, body, close, extra, head.method == b"HEAD", content_type))
+        self.send(heads.simple_response(status, body, close, extra, head.method == b"HEAD", content_type))
         self._finish()
 
     def admitted(self) -> None:
@@ -310,21 +341,22 @@ class ClientConnection(asyncio.Protocol):
             return
         self.upstream = conn
         conn.begin(self, self.head.method == b"HEAD")
-        write = conn.transport.write
-        if reused and not self.retried:
+        if reused and not self.retried and self.head.method in IDEMPOTENT:
             self.sent = []
             self.sent_size = 0
             self._remember(self.upstream_head)
-        write(self.upstream_head)
-        if self.pending:
-            for part in self.pending:
-                write(part)
-                if self.sent is not None:
-                    self._remember(part)
-            self.pending = []
-            self.pending_size = 0
-            if self.paused_by_buffer:
-                self._resume_reading("buffer")
+        pending = self.pending
+        if not pending:
+            conn.transport.write(self.upstream_head)
+            return
+        for part in pending:
+            if self.sent is not None:
+                self._remember(part)
+        self.pending = []
+        self.pending_size = 0
+        write_joined(conn.transport.write, [self.upstream_head, *pending], len(self.upstream_head) + sum(map(len, pending)))
+        if self.paused_by_buffer:
+            self._resume_reading("buffer")
 
     def connect_failed(self, pool: UpstreamPool, exc: OSError) -> None:
         if self.closed or self.head is None:
@@ -337,7 +369,7 @@ class ClientConnection(asyncio.Protocol):
             return
         self.upstream = None
         if self.tunnel:
-            self.transport.close()
+            self._close()
             self._finish()
             return
         if not conn.got_bytes and self.sent is not None and not self.retried:
@@ -362,18 +394,43 @@ class ClientConnection(asyncio.Protocol):
         self.upstream = None
         if upstream is not None:
             upstream.abort()
+        self.keep_alive = False  # nor serve pipelined requests on a connection that is cut
         if not self.responded:
-            self.keep_alive = False
             self.respond(status, reason.encode())
         else:
-            self.transport.abort()
+            self._abort()
             self._finish()
+
+    def callback_failed(self, exc: Exception) -> None:
+        """A callback raised (a bug here or in the policy): report it, and rather than
+        leave the client without an answer, send 500 if nothing was sent yet, else cut."""
+        self.loop.call_exception_handler({"message": "proxy engine callback failed", "exception": exc, "protocol": self})
+        if self.closed or self.transport is None:
+            self.held = None
+            return
+        self.keep_alive = False
+        self.wait = WAIT_NONE
+        upstream = self.upstream
+        self.upstream = None
+        if upstream is not None:
+            upstream.abort()
+        try:
+            if self.head is not None and not self.responded:
+                self.responded = True
+                self.status = 500
+                self.send(heads.simple_response(500, b"internal error", True))
+                self._close()
+            else:
+                self._abort()
+        except Exception:  # the transport itself fails
+            self.held = None
+            self.transport.abort()
 
     # -- response, driven by the upstream connection ---------------------------------------------
 
     def interim_response(self, head) -> None:
         if self.head.version == 11:
-            self.transport.write(b"HTTP/1.1 %d %s\r\n\r\n" % (head.status, head.reason))
+            self.send(b"HTTP/1.1 %d %s\r\n\r\n" % (head.status, head.reason))
 
     def switch_protocols(self, head, rest) -> None:
         self.tunnel = True
@@ -382,9 +439,9 @@ class ClientConnection(asyncio.Protocol):
         self.responded = True
         self.wait = WAIT_NONE
         self.policy.on_response_start(self, 101)
-        self.transport.write(heads.response_head(head, False, False, False))
+        self.send(heads.response_head(head, False, False, False))
         if rest:
-            self.transport.write(rest)
+            self.send(rest)
         if self.buf:
             self.upstream.transport.write(bytes(self.buf))
             self.buf = bytearray()
@@ -405,14 +462,14 @@ class ClientConnection(asyncio.Protocol):
         if self.timeout_idle:
             self.last_write = self.loop.time()
         self.policy.on_response_start(self, head.status)
-        self.transport.write(heads.response_head(head, not self.keep_alive, http10, dechunk, self.response_extra))
+        self.send(heads.response_head(head, not self.keep_alive, http10, dechunk, self.response_extra))
 
     def response_body(self, data) -> None:
         if self.timeout_idle:
             self.last_write = self.loop.time()
         if self.dechunker is not None:
             data = self.dechunker.feed(data)
-        self.transport.write(data)
+        self.send(data)
 
     def response_end(self, conn: UpstreamConnection) -> None:
         self.upstream = None
@@ -440,7 +497,7 @@ class ClientConnection(asyncio.Protocol):
         if not self.keep_alive or self.closed:
             self.wait = WAIT_NONE
             if not self.closed:
-                self.transport.close()
+                self._close()
             return
         if self.paused_by_buffer:
             self._resume_reading("buffer")
@@ -454,12 +511,48 @@ class ClientConnection(asyncio.Protocol):
         self.keep_alive = False
         self.wait = WAIT_NONE
         if self.head is None:
-            self.transport.write(heads.simple_response(status, reason.encode(), True))
-            self.transport.close()
+            self.send(heads.simple_response(status, reason.encode(), True))
+            self._close()
             self.buf = bytearray()
             self.policy.on_rejected(self, status)
         else:
             self.fail(status, reason)
+
+    # -- writing to the client ---------------------------------------------------------------
+
+    def send(self, data) -> None:
+        """Write ``data`` to the client, or hold it while an upstream read is handled."""
+        held = self.held
+        if held is None:
+            self.transport.write(data)
+        else:
+            held.append(data)
+
+    def hold_writes(self) -> bool:
+        """Hold writes until ``flush_writes``: a response head and the body bytes read with
+        it leave in one write. False if already holding (the outer holder flushes)."""
+        if self.held is not None:
+            return False
+        self.held = []
+        return True
+
+    def flush_writes(self) -> None:
+        held = self.held
+        self.held = None
+        if not held or self.closed:
+            return
+        if len(held) == 1:
+            self.transport.write(held[0])
+        else:
+            write_joined(self.transport.write, held, sum(map(len, held)))
+
+    def _close(self) -> None:
+        self.flush_writes()
+        self.transport.close()
+
+    def _abort(self) -> None:
+        self.flush_writes()
+        self.transport.abort()
 
     # -- flow control ----------------------------------------------------------------------
 
@@ -498,6 +591,12 @@ class ClientConnection(asyncio.Protocol):
             self.timer = self.loop.call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
+        try:
+            self._timer_fired()
+        except Exception as exc:
+            self.callback_failed(exc)
+
+    def _timer_fired(self) -> None:
         self.timer = None
         wait = self.wait
         if wait == WAIT_NONE or self.closed:
@@ -511,7 +610,7 @@ class ClientConnection(asyncio.Protocol):
             return
         self.wait = WAIT_NONE
         if wait == WAIT_IDLE:
-            self.transport.close()
+            self._close()
         elif wait == WAIT_HEADER:
             self._reject(408, "request header timeout")
 

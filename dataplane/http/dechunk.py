@@ -1,7 +1,7 @@
 """Decode a chunked body for an HTTP/1.0 client, which cannot read chunked framing.
 
-Rare path (HTTP/1.0 clients of chunked responses), so it stays pure Python. The
-input was already validated by the ``ChunkedScanner``.
+The input was already validated by the ``ChunkedScanner``. Pure-Python engine;
+``ext/http/_engine_c.pyx`` has the compiled twin.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Rebuild message heads for the hop to the next server.
+"""Rebuild message heads for the hop to the next server (pure-Python engine).
 
 A proxy forwards end-to-end headers and drops hop-by-hop ones (RFC 9110 §7.6.1),
 plus any header named by a ``Connection`` token. Chunked bodies are passed
-through unchanged, so ``Transfer-Encoding: chunked`` stays in the head.
+through unchanged, so ``Transfer-Encoding: chunked`` stays in the head. Heads
+are returned as ``bytes``: uvloop sends bytes as they are but wraps any other
+buffer in a memoryview first. ``ext/http/_engine_c.pyx`` is the compiled twin.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def request_head(
     replace: dict[bytes, bytes | None],
     upgrade: bool,
     default_host: bytes,
-) -> bytearray:
+) -> bytes:
     """The head to send upstream: HTTP/1.1, hop-by-hop headers dropped.
 
     ``replace`` maps lower-case names to a new value (``None`` drops the header);
@@ -82,10 +84,10 @@ def request_head(
     if upgrade:
         out += b"Connection: upgrade\r\n"
     out += b"\r\n"
-    return out
+    return bytes(out)
 
 
-def response_head(head, close: bool, http10_client: bool, dechunk: bool, extra=None) -> bytearray:
+def response_head(head, close: bool, http10_client: bool, dechunk: bool, extra=None) -> bytes:
     """The head to send to the client for an upstream response head."""
     out = bytearray(b"HTTP/1.1 " if not http10_client else b"HTTP/1.0 ")
     out += str(head.status).encode()
@@ -116,7 +118,7 @@ def response_head(head, close: bool, http10_client: bool, dechunk: bool, extra=N
     elif http10_client:
         out += b"Connection: keep-alive\r\n"
     out += b"\r\n"
-    return out
+    return bytes(out)
 
 
 TEXT = b"text/plain; charset=utf-8"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from dataplane.http.client import ClientConnection, EngineConfig
+from dataplane.http.engine import ClientConnection, EngineConfig
 
 
 class ConnectionSet:

@@ -1,11 +1,13 @@
-"""Connections to one upstream server, and the LIFO pool of idle keep-alive ones."""
+"""Connections to one upstream server, and the LIFO pool of idle keep-alive ones (pure-Python engine).
+
+``ext/http/_engine_c.pyx`` is the compiled twin; keep them in step.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 
-from dataplane.http import heads
 from dataplane.http.errors import HttpError
 from dataplane.http.parser import ChunkedScanner, parse_response_head
 
@@ -58,6 +60,8 @@ class UpstreamConnection(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
 
+    # callbacks that reach the client's policy hand what it raises to client.callback_failed
+
     def data_received(self, data):
         client = self.client
         if client is None:
@@ -66,19 +70,29 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.got_bytes = True
         if self.tunnel:
-            client.transport.write(data)
+            client.send(data)
             return
-        if self.head is None:
-            if self.buf:
-                self.buf += data
-                data = self.buf
-            self._read_head(data)
-        else:
-            self._read_body(data)
+        holding = client.hold_writes()
+        try:
+            if self.head is None:
+                if self.buf:
+                    self.buf += data
+                    data = self.buf
+                self._read_head(data)
+            else:
+                self._read_body(data)
+            if holding:
+                client.flush_writes()
+        except Exception as exc:
+            client.callback_failed(exc)  # which also sends or drops what was held
 
     def eof_received(self):
-        if self.client is not None and self.head is not None and self.mode == BODY_UNTIL_CLOSE:
-            self._end_response()
+        client = self.client
+        if client is not None and self.head is not None and self.mode == BODY_UNTIL_CLOSE:
+            try:
+                self._end_response()
+            except Exception as exc:
+                client.callback_failed(exc)
         return False
 
     def connection_lost(self, exc):
@@ -88,7 +102,10 @@ class UpstreamConnection(asyncio.Protocol):
         client = self.client
         self.client = None
         if client is not None:
-            client.upstream_lost(self, exc)
+            try:
+                client.upstream_lost(self, exc)
+            except Exception as error:
+                client.callback_failed(error)
 
     def pause_writing(self):
         if self.client is not None:
@@ -234,7 +251,10 @@ class UpstreamPool:
             pass
 
     def connect(self, client) -> None:
-        """Open a new connection for ``client``; it gets ``attach`` or ``connect_failed``."""
+        """Open a new connection for ``client``; it gets ``attach`` or ``connect_failed``.
+
+        The one method a subclass may replace (tests connect to fake transports): the
+        engine calls it through the object, the other methods it may call directly."""
         task = self.loop.create_task(self._connect(client))
         self._connecting.add(task)
         task.add_done_callback(self._connecting.discard)
@@ -243,13 +263,19 @@ class UpstreamPool:
         try:
             _, conn = await self.loop.create_connection(lambda: UpstreamConnection(self), self.host, self.port)
         except OSError as exc:
-            client.connect_failed(self, exc)
+            try:
+                client.connect_failed(self, exc)
+            except Exception as error:
+                client.callback_failed(error)
             return
         sock = conn.transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.connections_opened += 1
-        client.attach(conn, reused=False)
+        try:
+            client.attach(conn, reused=False)
+        except Exception as error:
+            client.callback_failed(error)
 
     def close(self) -> None:
         for task in self._connecting:
@@ -260,10 +286,3 @@ class UpstreamPool:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
-
-
-def error_body(reason: str) -> bytes:
-    return reason.encode("utf-8", "replace")
-
-
-__all__ = ["UpstreamConnection", "UpstreamPool", "heads"]

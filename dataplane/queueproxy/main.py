@@ -8,8 +8,7 @@ import signal
 import sys
 import time
 
-from dataplane.http.client import EngineConfig
-from dataplane.http.heads import collect
+from dataplane.http.engine import EngineConfig, collect
 from dataplane.http.local import LocalEndpoints
 from dataplane.http.server import listen
 from dataplane.queueproxy.policy import QueueProxyPolicy

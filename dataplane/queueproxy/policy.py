@@ -12,9 +12,8 @@ import asyncio
 import time
 from bisect import bisect_left
 
-from dataplane.http.heads import collect, request_head
+from dataplane.http.engine import UpstreamPool, collect, request_head
 from dataplane.http.server import ConnectionSet
-from dataplane.http.upstream import UpstreamPool
 from dataplane.queueproxy.breaker import ADMITTED, QUEUED, Breaker
 from dataplane.queueproxy.forwarded import forwarded_header
 from dataplane.queueproxy.readiness import Readiness
@@ -175,10 +174,13 @@ class QueueProxyPolicy:
         xff = found.get(b"x-forwarded-for")
         peer = conn.peer_ip
         replace[b"x-forwarded-for"] = (xff + b", " + peer) if xff else peer
-        # built from what the client sent, before this hop joins X-Forwarded-For (as Knative's shim)
-        fwd = forwarded_header(xff, found.get(b"x-forwarded-proto"), found.get(b"x-forwarded-host"), found.get(b"forwarded"))
-        if fwd is not None:
-            replace[b"forwarded"] = fwd
+        # built from what the client sent, before this hop joins X-Forwarded-For (as Knative's shim);
+        # most requests carry no X-Forwarded-* at all, and the check is cheaper than the call
+        proto, fhost = found.get(b"x-forwarded-proto"), found.get(b"x-forwarded-host")
+        if xff is not None or proto is not None or fhost is not None:
+            fwd = forwarded_header(xff, proto, fhost, found.get(b"forwarded"))
+            if fwd is not None:
+                replace[b"forwarded"] = fwd
         original_host = found.get(b"k-original-host")
         if original_host is not None:
             replace[b"host"] = original_host

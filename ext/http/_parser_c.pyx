@@ -336,6 +336,9 @@ cdef int _special(const unsigned char* n, Py_ssize_t nlen, const unsigned char* 
             f.content_length = cl
         elif vlen != f.cl_len or memcmp(v, f.cl, vlen) != 0:
             return _fail(kind, 400, "conflicting content-length")
+        elif kind == _REQUEST:
+            # RFC 9110 §8.6: reject or merge; rejecting means nothing ambiguous is ever forwarded
+            return _fail(kind, 400, "duplicate content-length")
     elif nlen == 17 and _ieq(n, nlen, b"transfer-encoding", 17):
         before = f.te_codings
         _list_items(v, v + vlen, f, None)

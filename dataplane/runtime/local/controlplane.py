@@ -137,6 +137,7 @@ class ControlPlane:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.controller.close()
+        self.directory.changed.set()  # long-polls answer now instead of holding the shutdown for 30 s
         if self.runner is not None:
             await self.runner.cleanup()
         self.store.close()

@@ -1,132 +1,36 @@
-"""The proxy engine driven socket-free: bytes in through data_received, writes recorded."""
+"""The proxy engine driven socket-free, on both builds: bytes in through data_received, writes recorded."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from dataplane.http.client import ClientConnection, EngineConfig
-from dataplane.http.heads import request_head
-from dataplane.http.upstream import UpstreamConnection, UpstreamPool
+from tests.twins import load, twin_params
+from tests.unit.engine.fakes import FakeLoop, FakeTransport, ForwardAll, fake_pool_type
 
 
-class FakeTransport:
-    def __init__(self, peer=("10.1.2.3", 5555)):
-        self.written = bytearray()
-        self.closed = False
-        self.aborted = False
-        self.reading = True
-        self.pauses = 0
-        self.peer = peer
-        self.protocol = None
-
-    def write(self, data):
-        assert not self.closed, "write after close"
-        self.written += data
-
-    def close(self):
-        # like uvloop: connection_lost comes later, from the loop; tests call lose()
-        self.closed = True
-
-    def lose(self, exc=None):
-        self.closed = True
-        self.protocol.connection_lost(exc)
-
-    def abort(self):
-        self.aborted = True
-        self.close()
-
-    def pause_reading(self):
-        self.reading = False
-        self.pauses += 1
-
-    def resume_reading(self):
-        self.reading = True
-
-    def get_extra_info(self, name, default=None):
-        return self.peer if name == "peername" else default
-
-    def take(self) -> bytes:
-        data = bytes(self.written)
-        self.written.clear()
-        return data
-
-
-class FakePool(UpstreamPool):
-    """Connects synchronously to fake upstream transports."""
-
-    def __init__(self, loop):
-        super().__init__(loop, "127.0.0.1", 9999)
-        self.opened: list[UpstreamConnection] = []
-        self.refuse = False
-
-    def connect(self, client):
-        if self.refuse:
-            client.connect_failed(self, ConnectionRefusedError(111, "Connection refused"))
-            return
-        conn = UpstreamConnection(self)
-        transport = FakeTransport()
-        transport.protocol = conn
-        conn.connection_made(transport)
-        self.opened.append(conn)
-        client.attach(conn, reused=False)
-
-
-class ForwardAll:
-    """A minimal policy: every request goes to the pool unchanged but for the engine's own rules."""
-
-    def __init__(self, pool):
-        self.pool = pool
-        self.done = []
-        self.aborted = 0
-        self.errors = []
-
-    def connection_made(self, conn):
-        pass
-
-    def connection_lost(self, conn):
-        pass
-
-    def on_request(self, conn, head):
-        conn.forward(self.pool, request_head(head, {}, head.upgrade, b"app"))
-
-    def on_admitted(self, conn):
-        pass
-
-    def on_response_start(self, conn, status):
-        pass
-
-    def on_done(self, conn):
-        self.done.append(conn.status)
-
-    def on_abort(self, conn):
-        self.aborted += 1
-
-    def on_rejected(self, conn, status):
-        self.done.append(status)
-
-    def on_upstream_error(self, conn, reason, retryable):
-        self.errors.append(reason)
-        conn.fail(502, reason)
-
-    def on_timeout(self, conn):
-        conn.fail(504, "request timeout")
+@pytest.fixture(params=twin_params("dataplane.http._engine"))
+def engine(request):
+    return load(request.param)
 
 
 @pytest.fixture
-def rig():
-    loop = asyncio.new_event_loop()
-    pool = FakePool(loop)
-    policy = ForwardAll(pool)
-    client = ClientConnection(loop, policy, EngineConfig(max_buffered_body=1000))
+def loop():
+    loop = FakeLoop()
+    yield loop
+    assert loop.errors == [], "a callback raised"
+
+
+@pytest.fixture
+def rig(engine, loop):
+    pool = fake_pool_type(engine)(loop)
+    policy = ForwardAll(engine, pool)
+    client = engine.ClientConnection(loop, policy, engine.EngineConfig(max_buffered_body=1000))
     transport = FakeTransport()
     transport.protocol = client
     client.connection_made(transport)
     yield client, transport, pool, policy
     if not client.closed:
         transport.lose()
-    loop.close()
 
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
@@ -208,14 +112,27 @@ def test_stale_pooled_connection_is_retried_once_on_a_fresh_one(rig):
     first = pool.opened[0]
     first.data_received(OK)
     transport.take()
-    client.data_received(b"POST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+    client.data_received(b"PUT /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
     first.transport.take()
     first.transport.lose()  # the app had closed it: no response byte came back
     second = pool.opened[1]
-    assert second.transport.take() == b"POST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+    assert second.transport.take() == b"PUT /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
     second.data_received(OK)
     assert transport.take() == OK
     assert policy.errors == []
+
+
+def test_a_post_is_never_replayed(rig):
+    client, transport, pool, policy = rig
+    client.data_received(b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\n")
+    first = pool.opened[0]
+    first.data_received(OK)
+    transport.take()
+    client.data_received(b"POST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+    first.transport.lose()  # the app may have acted on it before closing
+    assert len(pool.opened) == 1
+    assert transport.take().startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
+    assert policy.errors == ["upstream closed the connection"]
 
 
 def test_connection_lost_after_response_started_cuts_the_client(rig):
@@ -315,3 +232,204 @@ def test_many_pipelined_local_answers_do_not_recurse(rig):
     policy.on_request = lambda conn, head: conn.respond(200, b"x")
     client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n" * 5000)
     assert transport.take().count(b"HTTP/1.1 200 OK") == 5000
+
+
+def test_response_head_and_body_read_together_leave_in_one_write(rig):
+    client, transport, pool, policy = rig
+    client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    up = pool.opened[0]
+    up.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab")
+    assert transport.writes == 1
+    up.data_received(b"cd")
+    assert (transport.take(), transport.writes) == (b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd", 2)
+
+
+def test_request_body_read_with_its_head_goes_upstream_in_one_write(rig):
+    client, transport, pool, policy = rig
+    client.data_received(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+    up = pool.opened[0]
+    assert (up.transport.take(), up.transport.writes) == (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc", 1)
+
+
+def test_policy_error_is_reported_and_answered_with_500(rig, loop):
+    client, transport, pool, policy = rig
+    policy.on_request = lambda conn, head: 1 / 0
+    client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    reply = transport.take()
+    assert reply.startswith(b"HTTP/1.1 500 Internal Server Error\r\n") and b"Connection: close\r\n" in reply
+    assert transport.closed
+    assert [type(c["exception"]) for c in loop.errors] == [ZeroDivisionError]
+    loop.errors.clear()
+    transport.lose()
+    assert policy.aborted == 1  # the policy still hears the request is over
+
+
+def test_policy_error_after_the_response_started_cuts_the_client(rig, loop):
+    client, transport, pool, policy = rig
+    client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    up = pool.opened[0]
+    policy.on_done = lambda conn: 1 / 0
+    up.data_received(OK)
+    assert transport.take() == OK  # what was held for one write still went out first
+    assert transport.aborted
+    assert len(loop.errors) == 1
+    loop.errors.clear()
+
+
+def test_bad_chunked_body_read_with_its_head_never_reaches_the_policy(rig):
+    client, transport, pool, policy = rig
+    client.data_received(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+    assert transport.take().startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert ("request", b"POST", b"/") not in policy.events
+    assert pool.opened == [] and transport.closed
+
+
+def test_bad_chunked_body_after_the_response_started_cuts_both_sides(rig):
+    client, transport, pool, policy = rig
+    client.data_received(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+    up = pool.opened[0]
+    up.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+    client.data_received(b"zz\r\n")
+    assert transport.aborted and up.transport.aborted
+    assert policy.done == [200]
+
+
+def test_header_timeout_answers_408(rig, loop):
+    client, transport, pool, policy = rig
+    client.data_received(b"GET / HTTP/1.1\r\nHo")
+    loop.advance(59.0)
+    assert transport.take() == b""
+    loop.advance(2.0)
+    assert transport.take().startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert transport.closed and policy.done == [408]
+
+
+def test_request_timeout_answers_504_and_an_idle_connection_closes(rig, loop):
+    client, transport, pool, policy = rig
+    policy.timeout = 10.0
+    client.data_received(b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+    loop.advance(11.0)
+    assert transport.take().startswith(b"HTTP/1.1 504 Gateway Timeout\r\n")
+    assert transport.closed and pool.opened[0].transport.aborted
+
+
+def test_idle_keep_alive_connection_is_closed(rig, loop):
+    client, transport, pool, policy = rig
+    client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    pool.opened[0].data_received(OK)
+    loop.advance(74.0)
+    assert not transport.closed
+    loop.advance(2.0)
+    assert transport.closed
+
+
+def test_response_start_timeout_stops_counting_once_the_response_started(rig, loop, engine):
+    client, transport, pool, policy = rig
+    policy.on_request = lambda conn, head: (
+        conn.set_timeouts(30.0, 5.0, 0.0),
+        conn.forward(pool, engine.request_head(head, {}, False, b"app")),
+    )
+    client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    up = pool.opened[0]
+    loop.advance(4.0)
+    up.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+    loop.advance(20.0)
+    assert not transport.aborted  # past 5 s, but the response had started
+    loop.advance(7.0)
+    assert transport.aborted  # the 30 s total still holds
+
+
+def test_a_cut_response_ends_the_connection_without_serving_pipelined_requests(rig, loop):
+    client, transport, pool, policy = rig
+    policy.timeout = 10.0
+    client.data_received(b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n")
+    pool.opened[0].data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+    loop.advance(11.0)
+    assert transport.aborted
+    assert [e for e in policy.events if e[0] == "request"] == [("request", b"GET", b"/1")]
+
+
+def test_tunnel_bytes_after_the_upstream_closed_are_dropped(rig):
+    client, transport, pool, policy = rig
+    client.data_received(b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+    up = pool.opened[0]
+    up.data_received(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+    up.transport.lose()
+    client.data_received(b"late bytes")
+    assert transport.closed
+
+
+def test_chunked_response_is_decoded_for_an_http10_client(rig):
+    client, transport, pool, policy = rig
+    client.data_received(b"GET / HTTP/1.0\r\n\r\n")
+    up = pool.opened[0]
+    up.data_received(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
+    up.data_received(b"lo\r\n6;x=1\r\n world\r\n0\r\nT: 1\r\n\r\n")
+    assert transport.take() == b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nhello world"
+    assert transport.closed
+
+
+def test_pool_keeps_at_most_max_idle_and_forgets_quietly(engine, loop):
+    pool = fake_pool_type(engine)(loop)
+    pool.max_idle = 1
+    first, second = engine.UpstreamConnection(pool), engine.UpstreamConnection(pool)
+    for conn in (first, second):
+        conn.connection_made(FakeTransport())
+        pool.give_back(conn)
+    assert pool.idle == [first] and second.transport.closed
+    pool.forget(second)  # not idle: nothing to do
+    pool.forget(first)
+    assert pool.idle == [] and pool.take() is None
+
+
+# -- head builders and decoder, both builds --------------------------------------------------------
+
+
+class Head:
+    def __init__(self, headers, **attrs):
+        self.method, self.target, self.status, self.reason = b"GET", b"/p", 200, b"OK"
+        self.headers = headers
+        self.connection_tokens = ()
+        self.__dict__.update(attrs)
+
+
+def test_collect_joins_repeated_headers_by_lower_case_name(engine):
+    headers = [(b"X-A", b"1"), (b"Accept", b"*/*"), (b"x-a", b"2"), (b"X-Forwarded-For", b"10.0.0.1")]
+    wanted = frozenset({b"x-a", b"x-forwarded-for", b"absent"})
+    expected = {b"x-a": b"1, 2", b"x-forwarded-for": b"10.0.0.1"}
+    assert engine.collect(headers, wanted) == expected
+    assert engine.collect(headers, set(wanted)) == expected  # a plain set works too
+    assert engine.collect(headers, frozenset({b"X-A"})) == {}  # wanted names are lower case
+
+
+def test_request_head_replaces_drops_and_adds_host(engine):
+    head = Head([(b"Host", b"h"), (b"Connection", b"x-drop"), (b"X-Drop", b"1"), (b"X-Keep", b"2"), (b"K-Original-Host", b"o")])
+    head.connection_tokens = (b"x-drop",)
+    out = engine.request_head(head, {b"host": b"new", b"k-original-host": None, b"x-forwarded-for": b"1.2.3.4"}, False, b"d")
+    assert out == b"GET /p HTTP/1.1\r\nX-Keep: 2\r\nhost: new\r\nx-forwarded-for: 1.2.3.4\r\n\r\n"
+    assert type(out) is bytes
+    assert engine.request_head(Head([]), {}, False, b"d:1") == b"GET /p HTTP/1.1\r\nHost: d:1\r\n\r\n"
+
+
+def test_response_head_for_http10_and_dechunked_bodies(engine):
+    head = Head([(b"Transfer-Encoding", b"chunked"), (b"Keep-Alive", b"x"), (b"X-A", b"1")])
+    assert engine.response_head(head, False, True, False, [(b"X-W", b"3")]) == (
+        b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nX-W: 3\r\nConnection: keep-alive\r\n\r\n"
+    )
+    assert engine.response_head(head, True, True, True) == b"HTTP/1.0 200 OK\r\nX-A: 1\r\nConnection: close\r\n\r\n"
+
+
+def test_simple_response(engine):
+    assert engine.simple_response(404, b"nope", False) == (
+        b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 4\r\n\r\nnope"
+    )
+    assert engine.simple_response(599, b"x", True, [(b"Retry-After", b"1")], True, b"a/b") == (
+        b"HTTP/1.1 599 Unknown\r\nContent-Type: a/b\r\nContent-Length: 1\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    )
+
+
+def test_dechunker_output_does_not_depend_on_how_the_input_is_cut(engine):
+    body = b"5\r\nhello\r\n1;a=b\r\n,\r\nA\r\n0123456789\r\n0\r\nTrailer: t\r\n\r\n"
+    for cut in range(len(body) + 1):
+        dechunker = engine.Dechunker()
+        assert dechunker.feed(body[:cut]) + dechunker.feed(body[cut:]) == b"hello,0123456789", cut

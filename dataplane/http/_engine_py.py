@@ -1,0 +1,41 @@
+"""Pure-Python twin of ``dataplane.http._engine_c``: see ``engine`` for the contract.
+
+The implementation lives in one small module per concern, which this module
+gathers under the twin's name: ``client`` (the downstream protocol and
+``EngineConfig``), ``upstream`` (upstream connections and their pool), ``heads``
+(head rebuilding and proxy-made responses) and ``dechunk``. ``EngineConfig`` is
+plain settings, shared by both twins.
+"""
+
+from __future__ import annotations
+
+from dataplane.http.client import ClientConnection, EngineConfig
+from dataplane.http.dechunk import Dechunker
+from dataplane.http.heads import HOP_BY_HOP, STATUS_REASONS, TEXT, collect, request_head, response_head, simple_response
+from dataplane.http.upstream import (
+    BODY_CHUNKED,
+    BODY_LENGTH,
+    BODY_NONE,
+    BODY_UNTIL_CLOSE,
+    UpstreamConnection,
+    UpstreamPool,
+)
+
+__all__ = [
+    "BODY_CHUNKED",
+    "BODY_LENGTH",
+    "BODY_NONE",
+    "BODY_UNTIL_CLOSE",
+    "HOP_BY_HOP",
+    "STATUS_REASONS",
+    "TEXT",
+    "ClientConnection",
+    "Dechunker",
+    "EngineConfig",
+    "UpstreamConnection",
+    "UpstreamPool",
+    "collect",
+    "request_head",
+    "response_head",
+    "simple_response",
+]

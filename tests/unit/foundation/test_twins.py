@@ -1,0 +1,99 @@
+"""The switch between compiled modules and their twins, and that each pair agrees on the same inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+from dataplane._twins import TWIN_USERS
+from tests.twins import load
+
+
+def version(env_extra: dict[str, str]) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAPLANE_")}
+    env.update(env_extra)
+    out = subprocess.run([sys.executable, "-m", "dataplane", "version", "--json"], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_version_reports_pure_python_when_forced():
+    info = version({"DATAPLANE_NO_EXTENSIONS": "1"})
+    assert info["extensions"] == "pure-python"
+    assert set(info["modules"].values()) == {"pure"}
+    assert len(info["modules"]) == len(TWIN_USERS)
+
+
+def test_version_reports_compiled_by_default():
+    info = version({"DATAPLANE_REQUIRE_EXTENSIONS": "1"})
+    assert info["extensions"] == "compiled"
+    assert len(info["modules"]) == len(TWIN_USERS)
+
+
+class Waiter:
+    def __init__(self, log: list, name: int):
+        self.log, self.name = log, name
+
+    def admitted(self):
+        self.log.append(("admitted", self.name))
+
+
+def breaker_trace(module_name: str, seed: int) -> list:
+    mod = load(module_name)
+    rng = random.Random(seed)
+    log: list = []
+    b = mod.Breaker(3, 30)
+    holders, waiting = 0, []
+    for step in range(3000):
+        op = rng.random()
+        if op < 0.5:
+            w = Waiter(log, step)
+            result = b.acquire(w)
+            log.append(("acquire", step, result))
+            if result == mod.QUEUED:
+                waiting.append(w)
+        elif op < 0.8 and b.in_flight:
+            b.release()
+        elif op < 0.9 and waiting:
+            w = waiting.pop(rng.randrange(len(waiting)))
+            log.append(("cancel", w.name, b.cancel(w)))
+        else:
+            b.set_capacity(rng.randint(0, 6))
+        log.append(("state", b.in_flight, b.queued, b.capacity))
+    return log
+
+
+def collector_trace(module_name: str, seed: int) -> list:
+    mod = load(module_name)
+    rng = random.Random(seed)
+    now = [1000.0]
+    c = mod.Collector(lambda: now[0])
+    live = {True: 0, False: 0}
+    out = []
+    for _ in range(3000):
+        now[0] += rng.random() * 0.01
+        op = rng.random()
+        proxied = rng.random() < 0.3
+        if op < 0.45:
+            c.request_in(proxied)
+            live[proxied] += 1
+        elif op < 0.9 and live[proxied]:
+            c.request_out(proxied)
+            live[proxied] -= 1
+        elif op >= 0.98:
+            out.append(tuple(round(v, 9) for v in c.report()))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_breaker_twins_agree(seed):
+    assert breaker_trace("dataplane.queueproxy._breaker_c", seed) == breaker_trace("dataplane.queueproxy._breaker_py", seed)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_collector_twins_agree(seed):
+    assert collector_trace("dataplane.stats._collector_c", seed) == collector_trace("dataplane.stats._collector_py", seed)
