@@ -1,8 +1,13 @@
 """dataplane: a serverless data plane for HTTP workloads."""
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("dataplane")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+source"
+def __getattr__(name: str):
+    # resolved on first use: importlib.metadata costs every sidecar a few MB of memory at start-up
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("dataplane")
+        except PackageNotFoundError:  # a source tree that was never installed
+            return "0.0.0+source"
+    raise AttributeError(f"module 'dataplane' has no attribute {name!r}")

@@ -10,27 +10,16 @@ the compiled twin and follows this module method for method: keep them in step.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from dataplane.http import heads
 from dataplane.http.dechunk import Dechunker
+from dataplane.http.limits import IDEMPOTENT, JOIN_LIMIT, RETRY_BUFFER_LIMIT, EngineConfig
 from dataplane.http.errors import HttpError
 from dataplane.http.parser import ChunkedScanner, parse_request_head
 from dataplane.http.upstream import BODY_CHUNKED, BODY_UNTIL_CLOSE, UpstreamConnection, UpstreamPool
 
 # what the connection's single watchdog timer is waiting for
 WAIT_NONE, WAIT_IDLE, WAIT_HEADER, WAIT_REQUEST = 0, 1, 2, 3
-
-# request bodies kept for a retry on a fresh connection when a pooled one turns out stale
-RETRY_BUFFER_LIMIT = 64 * 1024
-# only these may be replayed when a pooled connection turns out closed (RFC 9110 §9.2.2): the
-# server may have acted on a POST before closing without an answer
-IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
-
-# pieces written together are joined up to this many bytes: each transport.write is a send()
-# with uvloop, and below this size the copy costs less than a second system call
-JOIN_LIMIT = 16 * 1024
-
 
 def write_joined(write, parts: list, size: int) -> None:
     """Write ``parts`` (``size`` bytes in all) as one piece when small, else one by one."""
@@ -39,20 +28,6 @@ def write_joined(write, parts: list, size: int) -> None:
     else:
         for part in parts:
             write(part)
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """Limits of the proxy engine."""
-
-    max_head_size: int = 64 * 1024
-    """Largest request or response head, in bytes (431 / 502 beyond)."""
-    header_timeout: float = 60.0
-    """Seconds a client may take to send a complete request head (408 after)."""
-    keepalive_timeout: float = 75.0
-    """Seconds an idle keep-alive client connection is kept open."""
-    max_buffered_body: int = 1024 * 1024
-    """Bytes of request body held while a request waits; reading pauses beyond."""
 
 
 class ClientConnection(asyncio.Protocol):

@@ -81,6 +81,22 @@ class StatsEndpoint:
             conn.respond(200, stat.to_json(), content_type=b"application/json")
 
 
+class PrometheusEndpoint:
+    """Prometheus metrics; prometheus-client is imported at the first scrape, so a sidecar that
+    is never scraped does not carry it (about 5 MB of memory)."""
+
+    def __init__(self, policy: QueueProxyPolicy):
+        self.policy = policy
+        self.registry = None
+
+    def handle(self, conn, head) -> None:
+        from dataplane.queueproxy.metrics import exposition, registry_for
+
+        if self.registry is None:
+            self.registry = registry_for(self.policy)
+        conn.respond(200, exposition(self.registry), content_type=b"text/plain; version=0.0.4")
+
+
 class QueueProxy:
     """The four servers of the sidecar and its drain on SIGTERM."""
 
@@ -90,21 +106,16 @@ class QueueProxy:
         self.sigterm = False
 
     async def serve(self) -> None:
-        from dataplane.queueproxy.metrics import exposition, registry_for
-
         s = self.settings
         loop = asyncio.get_running_loop()
         self.drained = asyncio.Event()
         readiness = Readiness(s.probes)
         policy = self.policy = QueueProxyPolicy(loop, s, readiness)
         stats = StatsEndpoint(policy, s.pod)
-        registry = registry_for(policy)
         engine = EngineConfig(max_head_size=s.max_head_size, header_timeout=s.header_timeout)
         admin = LocalEndpoints({b"/wait-for-drain": self._wait_for_drain})
         stats_ep = LocalEndpoints({b"/metrics": stats.handle})
-        metrics_ep = LocalEndpoints(
-            {b"/metrics": lambda conn, head: conn.respond(200, exposition(registry), content_type=b"text/plain; version=0.0.4")}
-        )
+        metrics_ep = LocalEndpoints({b"/metrics": PrometheusEndpoint(policy).handle})
         self._tasks: set[asyncio.Task] = set()
         self._answers: set[asyncio.Task] = set()
         main = await listen(loop, policy, s.bind_address, s.serving_port, engine)

@@ -19,7 +19,6 @@ from typing import Literal
 
 import re
 
-import orjson
 
 ENV = "SERVING_READINESS_PROBE"
 LOCAL_HOST = "127.0.0.1"
@@ -103,6 +102,8 @@ def parse_readiness_probe(value: str | bytes | None, user_port: int) -> tuple[Pr
     """
     if value is None or not value.strip():
         return (default_probe(user_port),)
+    import orjson  # only when a probe is configured: the sidecar's memory matters
+
     try:
         doc = orjson.loads(value)
     except orjson.JSONDecodeError as exc:

@@ -30,7 +30,6 @@ import struct
 from dataclasses import dataclass
 from typing import Iterable
 
-import orjson
 
 _VARINT, _I64, _LEN, _SGROUP, _EGROUP, _I32 = 0, 1, 2, 3, 4, 5
 _DOUBLE = struct.Struct("<d")
@@ -110,11 +109,15 @@ class Stat:
         if self.timestamp:
             # proto3 JSON writes int64 as a string: doubles cannot hold it exactly
             doc["timestamp"] = str(self.timestamp)
+        import orjson  # JSON is for tooling; the protobuf path (and the sidecar's memory) does without it
+
         return orjson.dumps(doc)
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Stat:
         """Decode proto3 JSON; accepts the camelCase or the proto field names."""
+        import orjson
+
         try:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:

@@ -22,7 +22,7 @@ from cpython.bytes cimport PyBytes_CheckExact, PyBytes_FromStringAndSize
 import socket
 
 # settings and limits are shared with the pure twin, not copied
-from dataplane.http.client import IDEMPOTENT, JOIN_LIMIT, RETRY_BUFFER_LIMIT, EngineConfig
+from dataplane.http.limits import IDEMPOTENT, JOIN_LIMIT, RETRY_BUFFER_LIMIT, EngineConfig
 from dataplane.http.errors import HttpError
 from dataplane.http.heads import HOP_BY_HOP, STATUS_REASONS, TEXT
 from dataplane.http.parser import ChunkedScanner, parse_request_head, parse_response_head
