@@ -309,8 +309,10 @@ async def test_watch_ends_with_exit_0_on_ctrl_c(control, tmp_path):
     control.hold_streams = True
     seed(control, "configmaps", "cm1")
     env = dict(os.environ, DATAPLANE_SERVER=control.url, PYTHONUNBUFFERED="1")
+    # a run started in the background inherits SIGINT ignored; a terminal's Ctrl-C is what is tested
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "dataplane", "get", "cm", "-w", env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         header = await asyncio.wait_for(proc.stdout.readline(), 20)
         row = await asyncio.wait_for(proc.stdout.readline(), 20)
