@@ -88,12 +88,15 @@ class AutoscalerService:
         self.stats = StatCounters()
         self._known: dict[Key, RevisionInfo] = {}
         self._tasks: list[asyncio.Task] = []
+        self._last_push: dict[tuple[str, str, str], tuple[int, LoadReport]] = {}
 
     # --- inputs --------------------------------------------------------------
 
     def apply(self, revisions: Iterable[RevisionInfo]) -> None:
         """Adopt the directory's full list of revisions: create, update and drop scalers."""
         self._known = {info.key: info for info in revisions}
+        for key in [k for k in self._last_push if k[:2] not in self._known]:
+            del self._last_push[key]
         self._sync(force=False)
 
     def update_config(self, data: Mapping[str, str]) -> None:
@@ -133,7 +136,15 @@ class AutoscalerService:
             return False
         self.stats.received += 1
         now = self.clock()
-        poke = revision.autoscaler.record_pushed(stat, now)
+        # One sender reports each window once: a second report from it in the same second is a late
+        # duplicate (its loop or ours stalled), so it replaces the first instead of adding to it.
+        second = math.floor(now)
+        key = (namespace, name, stat.pod_name)
+        previous = self._last_push.get(key)
+        self._last_push[key] = (second, stat)
+        recorded = stat if previous is None or previous[0] != second else _Difference(stat, previous[1])
+        poke = revision.autoscaler.record_pushed(recorded, now)
+        poke = poke or (revision.autoscaler.desired == 0 and stat.average_concurrent_requests != 0)
         # A revision never decided and without pods (e.g. right after a restart)
         # is as good as at zero: the request waiting in the activator should not
         # wait for the next tick either.
@@ -223,6 +234,19 @@ class AutoscalerService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.scraper.close()
+
+
+class _Difference:
+    """What replacing ``old`` by ``new`` adds to a bucket (recording is a sum)."""
+
+    __slots__ = ("average_concurrent_requests", "average_proxied_concurrent_requests", "request_count", "proxied_request_count", "pod_name")
+
+    def __init__(self, new: LoadReport, old: LoadReport) -> None:
+        self.average_concurrent_requests = new.average_concurrent_requests - old.average_concurrent_requests
+        self.average_proxied_concurrent_requests = new.average_proxied_concurrent_requests - old.average_proxied_concurrent_requests
+        self.request_count = new.request_count - old.request_count
+        self.proxied_request_count = new.proxied_request_count - old.proxied_request_count
+        self.pod_name = getattr(new, "pod_name", "")
 
 
 def _same_settings(old: RevisionInfo, new: RevisionInfo) -> bool:

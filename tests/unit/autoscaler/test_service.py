@@ -295,3 +295,19 @@ async def test_scrape_records_into_the_revision_and_skips_revisions_without_targ
 )
 def test_loops_keep_to_the_clock(now, interval, offset, expected):
     assert _next_boundary(now, interval, offset) == pytest.approx(expected)
+
+
+def test_a_late_duplicate_report_from_one_sender_replaces_instead_of_adding():
+    service, target, clock = make({"stable-window": "6s"})
+    service.apply([revision("dup", ready=1, cc=1), revision("once", ready=1, cc=1)])
+    clock.now = float(int(clock.now)) + 0.1
+    report = Stat(pod_name="activator-0", average_concurrent_requests=20.0, request_count=20.0)
+    service.record_pushed(NS, "once", report)
+    for _ in range(3):  # a stalled sender's backlog, arriving within one second
+        service.record_pushed(NS, "dup", report)
+    other = Stat(pod_name="activator-1", average_concurrent_requests=20.0, request_count=20.0)
+    service.record_pushed(NS, "once", other)  # a second activator's load does add up
+    service.record_pushed(NS, "dup", other)
+    clock.now += 0.5
+    service.tick()
+    assert service.status(NS, "dup").desired == service.status(NS, "once").desired == 58  # ceil(40 / 0.7)
