@@ -1,0 +1,67 @@
+"""A Revision the local runtime cannot run reports why, naming the field to add."""
+
+from __future__ import annotations
+
+import pytest
+
+from dataplane.api import admit
+from dataplane.api import conditions as c
+from dataplane.controller.reconcilers import reconcile_revision
+from dataplane.controller.runtime import RevisionState
+from dataplane.runtime.local.podspec import NotRunnable, template_for
+from dataplane.runtime.local.store import SqliteStore
+
+
+def revision(container: dict) -> dict:
+    svc = admit(
+        {
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": {"name": "img"},
+            "spec": {"template": {"spec": {"containers": [container]}}},
+        }
+    )
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Revision",
+        "metadata": {"name": "img-00001", "namespace": "default", "labels": {}, "annotations": {}},
+        "spec": svc["spec"]["template"]["spec"],
+    }
+
+
+def test_an_image_alone_is_not_runnable_and_names_command():
+    with pytest.raises(NotRunnable) as err:
+        template_for(revision({"image": "docker.io/example/app"}), "/tmp")
+    assert err.value.reason == "CommandMissing"
+    assert "command" in str(err.value) and "docker.io/example/app" in str(err.value)
+
+
+def test_a_command_runs_with_the_runtime_contract_env():
+    t = template_for(
+        revision({"command": ["node", "index.js"], "args": ["--x"], "env": [{"name": "A", "value": "1"}], "workingDir": "/srv"}), "/tmp"
+    )
+    assert t.argv == ("node", "index.js", "--x") and t.working_dir == "/srv"
+    env = t.app_env(4321)
+    assert (env["PORT"], env["A"], env["K_REVISION"]) == ("4321", "1", "img-00001")
+
+
+class FailingRuntime:
+    async def ensure_revision(self, revision, initial_scale):
+        try:
+            template_for(revision, "/tmp")
+        except NotRunnable as exc:
+            return RevisionState(0, (), exc.reason, str(exc))
+        raise AssertionError("expected a revision that cannot run")
+
+
+async def test_the_revision_reports_ready_false_with_the_reason(tmp_path):
+    store = SqliteStore(tmp_path / "state.db")
+    try:
+        rev = await store.create(revision({"image": "docker.io/example/app"}))
+        await reconcile_revision(store, FailingRuntime(), rev, 1, 1_000_000.0)
+        status = (await store.get("Revision", "default", "img-00001"))["status"]
+        ready = c.get_condition(status, c.READY)
+        assert (ready["status"], ready["reason"]) == ("False", "CommandMissing")
+        assert "command" in ready["message"]
+    finally:
+        store.close()
