@@ -79,9 +79,12 @@ test)
     log "tests, compiled build"
     rc=0
     DATAPLANE_REQUIRE_EXTENSIONS=1 "$PY" -m pytest "$@" || rc=$?
-    # every twin-sensitive test runs again on the pure-Python build; the slow end-to-end
-    # scenarios (walkthrough, reliability) drive the same engine paths and run once, compiled
-    log "tests, pure-Python build (all but the slow end-to-end scenarios)"
+    # the twin-sensitive tests run again on the pure-Python build: the twins' unit tests and every
+    # integration test but the slow end-to-end scenarios, which drive the same engine paths
+    log "tests, pure-Python build (twin-sensitive tests)"
+    if [ $# -eq 0 ]; then
+        set -- tests/unit/engine tests/unit/http tests/unit/queueproxy tests/unit/stats tests/unit/foundation tests/integration
+    fi
     DATAPLANE_NO_EXTENSIONS=1 "$PY" -m pytest -m "not slow" "$@" || rc=$?
     exit $rc
     ;;
