@@ -10,6 +10,15 @@ from aiohttp import WSMsgType, web
 from dataplane.stats.wire import decode_messages
 
 
+async def serve_app(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on a free loopback port; the runner (to clean up) and the port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]
+
+
 class DirectoryServer:
     """Serves directory snapshots with long-polling, as the local control plane does."""
 
@@ -22,11 +31,7 @@ class DirectoryServer:
     async def start(self) -> DirectoryServer:
         app = web.Application()
         app.router.add_get("/directory", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.runner, self.port = await serve_app(app)
         return self
 
     @property
@@ -66,11 +71,7 @@ class StatSink:
     async def start(self) -> StatSink:
         app = web.Application()
         app.router.add_get("/", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.runner, self.port = await serve_app(app)
         return self
 
     @property

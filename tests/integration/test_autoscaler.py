@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from dataplane.stats.wire import Stat, WireStatMessage, encode_messages
-from tests.integration.fakes import DirectoryServer
+from tests.integration.fakes import DirectoryServer, serve_app
 from tests.support import Pod, Proc, dataplane_cmd, free_port, start_pod
 
 NS = "default"
@@ -48,11 +48,7 @@ class ScaleSink:
     async def start(self) -> ScaleSink:
         app = web.Application()
         app.router.add_post("/scale", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.runner, self.port = await serve_app(app)
         return self
 
     async def handle(self, request: web.Request) -> web.Response:

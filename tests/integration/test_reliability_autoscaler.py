@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.integration.fakes import DirectoryServer
+from tests.integration.fakes import DirectoryServer, serve_app
 from tests.support import Proc, dataplane_cmd, free_port, start_pod
 
 pytestmark = pytest.mark.slow
@@ -39,11 +39,7 @@ class DecisionSink:
     async def start(self) -> DecisionSink:
         app = web.Application()
         app.router.add_post("/scale", self._handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.runner, self.port = await serve_app(app)
         return self
 
     async def _handle(self, request: web.Request) -> web.Response:
