@@ -47,11 +47,14 @@ ensure_venv() {
         python3 -m venv "$VENV"
     fi
     local stamp
-    stamp=$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
+    stamp=$( (cat pyproject.toml setup.py; echo compat) | sha256sum | cut -d' ' -f1)
     if [ "$(cat "$VENV/.dataplane-stamp" 2>/dev/null)" != "$stamp" ]; then
         log "installing dataplane and its dependencies into $VENV"
         "$PY" -m pip install -q --upgrade pip setuptools wheel Cython
-        "$PY" -m pip install -q --no-build-isolation -e '.[test]'
+        # "compat" puts the checkout on sys.path with a plain .pth line; the default mode installs an
+        # import hook that loads pathlib into every process, 0.6 MB more in each queue-proxy.
+        "$PY" -m pip install -q --no-build-isolation -e '.[test]' --config-settings editable_mode=compat 2>/dev/null ||
+            "$PY" -m pip install -q --no-build-isolation -e '.[test]'
         echo "$stamp" >"$VENV/.dataplane-stamp"
     fi
 }

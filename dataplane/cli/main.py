@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from dataplane.cli import version as version_cmd
+if TYPE_CHECKING:
+    import argparse
 
 # subcommand -> (help, module that provides `add_arguments(parser)` and `run(args) -> int`)
 PROGRAMS: dict[str, tuple[str, str]] = {
@@ -21,6 +22,11 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "describe": ("show a resource in detail", "dataplane.cli.client"),
     "logs": ("print a pod's logs", "dataplane.cli.client"),
 }
+
+
+# Programs configured by environment alone: started with no other word, they skip argparse
+# (argparse, gettext, locale and shutil with its compressors cost a pod's sidecar about 1 MB).
+FLAGLESS = {"queue-proxy"}
 
 
 class NotYetAvailable(Exception):
@@ -40,6 +46,10 @@ def _load(module_name: str):
 
 def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
     """The parser; with ``only``, just that subcommand's module is imported (a CLI call starts fast)."""
+    import argparse
+
+    from dataplane.cli import version as version_cmd
+
     parser = argparse.ArgumentParser(prog="dataplane", description="A serverless data plane for HTTP workloads.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     runners: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -74,6 +84,8 @@ def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
+    if len(words) == 1 and words[0] in FLAGLESS:
+        return _load(PROGRAMS[words[0]][1]).run(None)
     command = next((w for w in words if not w.startswith("-")), None)
     parser, runners = build_parser(command if command in PROGRAMS else None)
     args = parser.parse_args(argv)

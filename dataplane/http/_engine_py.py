@@ -3,7 +3,7 @@
 The implementation lives in one small module per concern, which this module
 gathers under the twin's name: ``client`` (the downstream protocol and
 ``EngineConfig``), ``upstream`` (upstream connections and their pool), ``heads``
-(head rebuilding and proxy-made responses) and ``dechunk``. ``EngineConfig`` is
+(head rebuilding and proxy-made responses), ``dechunk`` and ``memory``. ``EngineConfig`` is
 plain settings, shared by both twins.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataplane.http.client import ClientConnection, EngineConfig
 from dataplane.http.dechunk import Dechunker
 from dataplane.http.heads import HOP_BY_HOP, STATUS_REASONS, TEXT, collect, request_head, response_head, simple_response
+from dataplane.http.memory import release_memory
 from dataplane.http.upstream import (
     BODY_CHUNKED,
     BODY_LENGTH,
@@ -35,6 +36,7 @@ __all__ = [
     "UpstreamConnection",
     "UpstreamPool",
     "collect",
+    "release_memory",
     "request_head",
     "response_head",
     "simple_response",

@@ -29,6 +29,9 @@ if its response had started): an error never leaves a client waiting.
 ``UpstreamPool(loop, host, port, max_idle=100)`` keeps idle keep-alive
 connections, newest first; ``connect(client)`` is the one method a subclass
 may replace (tests connect to fake transports with it).
+
+``release_memory()`` gives the C heap's free pages back to the system (glibc's
+``malloc_trim``); True when it released any.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ EngineConfig = _impl.EngineConfig
 Dechunker = _impl.Dechunker
 collect = _impl.collect
 request_head = _impl.request_head
+release_memory = _impl.release_memory
 response_head = _impl.response_head
 simple_response = _impl.simple_response
 TEXT: bytes = _impl.TEXT
@@ -69,6 +73,7 @@ __all__ = [
     "UpstreamConnection",
     "UpstreamPool",
     "collect",
+    "release_memory",
     "request_head",
     "response_head",
     "simple_response",

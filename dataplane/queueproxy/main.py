@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from dataplane.http.engine import EngineConfig, collect
+from dataplane.http.engine import EngineConfig, collect, release_memory
 from dataplane.http.local import LocalEndpoints
 from dataplane.http.server import listen
 from dataplane.queueproxy.policy import QueueProxyPolicy
 from dataplane.queueproxy.readiness import Readiness
 from dataplane.queueproxy.settings import QueueProxySettings, SettingsError, from_env
 from dataplane.stats.wire import Stat
+
+if TYPE_CHECKING:
+    import argparse
 
 ACCEPT = frozenset({b"accept"})
 PROTOBUF = b"application/protobuf"
@@ -30,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace | None) -> int:
+    """Serve until drained; ``args`` is unused (everything comes from the environment)."""
     try:
         settings = from_env()
     except SettingsError as exc:
@@ -127,6 +131,7 @@ class QueueProxy:
         loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
         loop.add_signal_handler(signal.SIGINT, self._on_sigterm)
         startup = loop.create_task(readiness.wait_ready())
+        release_memory()  # what start-up freed (mostly imports); the policy does it again after each burst
         try:
             await self.drained.wait()
             main.close()

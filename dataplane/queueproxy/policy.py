@@ -12,7 +12,7 @@ import asyncio
 import time
 from bisect import bisect_left
 
-from dataplane.http.engine import UpstreamPool, collect, request_head
+from dataplane.http.engine import UpstreamPool, collect, release_memory, request_head
 from dataplane.http.server import ConnectionSet
 from dataplane.queueproxy.breaker import ADMITTED, QUEUED, Breaker
 from dataplane.queueproxy.forwarded import forwarded_header
@@ -41,6 +41,9 @@ PROBE_AGENTS = (b"kube-probe/", b"Knative-Activator-Probe", b"Knative-Autoscalin
 
 # per-request flags kept in conn.slot
 PROXIED, HELD, QUEUED_FLAG = 1, 2, 4
+
+# seconds without a request after which the C heap's free pages go back to the system
+TRIM_QUIET = 2.0
 
 # seconds; Knative's request latency buckets
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -84,6 +87,7 @@ class QueueProxyPolicy:
         self.last_request = loop.time()
         self._probe_tasks: set[asyncio.Task] = set()
         self._idle_waiters: list[asyncio.Future] = []
+        self._trim: asyncio.TimerHandle | None = None
 
     # -- engine callbacks -------------------------------------------------------------------------
 
@@ -163,11 +167,22 @@ class QueueProxyPolicy:
             self.breaker.release()
         elif slot & QUEUED_FLAG:
             self.breaker.cancel(conn)
-        if self.in_flight == 0 and self._idle_waiters:
-            for fut in self._idle_waiters:
-                if not fut.done():
-                    fut.set_result(None)
-            self._idle_waiters.clear()
+        if self.in_flight == 0:
+            if self._idle_waiters:
+                for fut in self._idle_waiters:
+                    if not fut.done():
+                        fut.set_result(None)
+                self._idle_waiters.clear()
+            if self._trim is None:
+                self._trim = self.loop.call_at(self.last_request + TRIM_QUIET, self._trim_if_quiet)
+
+    def _trim_if_quiet(self) -> None:
+        """Once traffic has stopped, give back what the burst left on the heap (one timer per burst)."""
+        self._trim = None
+        if self.in_flight == 0 and self.loop.time() - self.last_request >= TRIM_QUIET:
+            release_memory()
+        elif self.in_flight == 0:
+            self._trim = self.loop.call_at(self.last_request + TRIM_QUIET, self._trim_if_quiet)
 
     def _rewrites(self, conn, found: dict) -> dict:
         replace: dict[bytes, bytes | None] = {}
@@ -240,6 +255,8 @@ class QueueProxyPolicy:
         await fut
 
     def close(self) -> None:
+        if self._trim is not None:
+            self._trim.cancel()
         for task in self._probe_tasks:
             task.cancel()
         self.pool.close()

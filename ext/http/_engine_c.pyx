@@ -793,3 +793,20 @@ cdef class ClientConnection:
         self.deadline = nxt
         self._start_timer(nxt)
         return 0
+
+
+cdef extern from *:
+    """
+    #if defined(__GLIBC__)
+    #include <malloc.h>
+    static int dp_malloc_trim(void) { return malloc_trim(0); }
+    #else
+    static int dp_malloc_trim(void) { return 0; }
+    #endif
+    """
+    int dp_malloc_trim() nogil
+
+
+def release_memory():
+    """True when glibc handed free heap pages back; False when it had none or has no such call."""
+    return dp_malloc_trim() == 1

@@ -6,6 +6,8 @@ import asyncio
 import io
 import json
 import signal
+import subprocess
+import sys
 import time
 
 import aiohttp
@@ -256,6 +258,22 @@ async def test_missing_required_env_is_named():
     out = proc.output()
     proc.stop()
     assert "REVISION_TIMEOUT_SECONDS" in out
+
+
+def test_starts_without_argparse():
+    # the sidecar takes no flags: `dataplane queue-proxy` alone skips the CLI parser (about 1 MB per pod)
+    code = (
+        "import sys\n"
+        "from dataplane.cli.main import main\n"
+        "rc = main(['queue-proxy'])\n"
+        "print(rc, sorted(m for m in ('argparse', 'gettext', 'shutil') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "2 []", out.stdout + out.stderr
+    assert "USER_PORT is not set" in out.stderr
+    # with a flag it goes through argparse as every other program does
+    help_out = subprocess.run([sys.executable, "-m", "dataplane", "queue-proxy", "--help"], capture_output=True, text=True, timeout=30)
+    assert help_out.returncode == 0 and "CONTAINER_CONCURRENCY" in help_out.stdout
 
 
 async def test_websocket_is_tunnelled(start_qp):
