@@ -119,6 +119,7 @@ class Activator:
         state = ActivatorState(loop, s.limits, s.probe_interval, s.probe_timeout)
         policy = ActivatorPolicy(loop, state, reporter)
         state.on_removed = policy.revision_removed
+        state.on_applied = policy.directory_changed
         metrics = LocalEndpoints(
             {b"/metrics": lambda conn, head: conn.respond(200, exposition(policy), content_type=b"text/plain; version=0.0.4")}
         )

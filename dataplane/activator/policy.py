@@ -31,27 +31,12 @@ WANTED = frozenset(
     }
 )
 WAIT_HEADER = b"X-Activator-Wait-Ms"
+NO_WAIT = ((WAIT_HEADER, b"0"),)
+# Host header values remembered per directory snapshot
+HOSTNAME_CACHE = 1024
 MAX_DIAL_RETRIES = 3
 # seconds; buckets of the time requests wait for capacity (cold starts included)
 WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-
-
-class Ticket:
-    """One request's place with a revision: queued, then holding a pod slot."""
-
-    __slots__ = ("policy", "conn", "throttler", "pod", "since", "retries", "bytes")
-
-    def __init__(self, policy, conn, throttler: RevisionThrottler, since: float, nbytes: int):
-        self.policy = policy
-        self.conn = conn
-        self.throttler = throttler
-        self.pod: PodTracker | None = None
-        self.since = since
-        self.retries = 0
-        self.bytes = nbytes
-
-    def admitted_to(self, pod: PodTracker) -> None:
-        self.policy.send(self, pod)
 
 
 class RevisionStats:
@@ -68,6 +53,41 @@ class RevisionStats:
         self.wait_sum = 0.0
 
 
+class Target:
+    """What every request for one revision needs, looked up once per directory snapshot."""
+
+    __slots__ = ("key", "throttler", "stats", "timeout", "response_start_timeout", "idle_timeout")
+
+    def __init__(self, key: tuple[str, str], throttler: RevisionThrottler, stats: RevisionStats, info) -> None:
+        self.key = key
+        self.throttler = throttler
+        self.stats = stats
+        self.timeout = info.timeout
+        self.response_start_timeout = info.response_start_timeout
+        self.idle_timeout = info.idle_timeout
+
+
+class Ticket:
+    """One request's place with a revision: queued, then holding a pod slot."""
+
+    __slots__ = ("policy", "conn", "throttler", "stats", "pod", "since", "retries", "bytes", "bucket", "waited")
+
+    def __init__(self, policy, conn, throttler: RevisionThrottler, stats: RevisionStats, since: float, nbytes: int):
+        self.policy = policy
+        self.conn = conn
+        self.throttler = throttler
+        self.stats = stats
+        self.pod: PodTracker | None = None
+        self.since = since
+        self.retries = 0
+        self.bytes = nbytes
+        self.bucket = -1  # where the wait histogram counted it (a retry moves it)
+        self.waited = 0.0
+
+    def admitted_to(self, pod: PodTracker) -> None:
+        self.policy.send(self, pod)
+
+
 class ActivatorPolicy:
     """Routing, throttling and stats for every revision the directory knows."""
 
@@ -80,6 +100,11 @@ class ActivatorPolicy:
         self.draining = False
         self.stats: dict[tuple[str, str], RevisionStats] = {}
         self.expiry: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        # per-snapshot caches of the revision lookups (cleared by directory_changed); the Host one
+        # is bounded, since any client can vary a known host's port or case
+        self._by_headers: dict[tuple[bytes, bytes], Target] = {}
+        self._by_key: dict[tuple[str, str], Target] = {}
+        self._hostnames: dict[bytes, str] = {}
 
     # -- engine callbacks ----------------------------------------------------------------------
 
@@ -91,35 +116,40 @@ class ActivatorPolicy:
 
     def on_request(self, conn, head) -> None:
         found = collect(head.headers, WANTED)
-        if self._probe(conn, found):
+        if b"k-network-probe" in found or b"k-kubelet-probe" in found or found.get(b"user-agent", b"").startswith(b"kube-probe/"):
+            self._probe(conn, found)
             return
-        key = self._revision_of(conn, found)
-        if key is None:
-            return
-        throttler = self.state.throttlers.get(key)
-        if throttler is None:
-            conn.respond(404, b"revision not found: %s/%s" % (key[0].encode(), key[1].encode()))
-            return
-        info = self.state.revisions[key]
-        stats = self.stats.get(key)
-        if stats is None:
-            stats = self.stats[key] = RevisionStats()
-        stats.requests += 1
-        self.reporter.request_in(key)
-        conn.set_timeouts(info.timeout, info.response_start_timeout, info.idle_timeout)
-        replace: dict[bytes, bytes | None] = {b"k-proxy-request": b"activator"}
+        name = found.get(b"knative-serving-revision")
+        if name is not None:
+            ns = found.get(b"knative-serving-namespace")
+            target = self._by_headers.get((ns, name))
+            if target is None:
+                target = self._target_by_headers(conn, ns, name)
+                if target is None:
+                    return
+        else:
+            target = self._target_by_host(conn, found.get(b"host"))
+            if target is None:
+                return
+        target.stats.requests += 1
+        self.reporter.request_in(target.key)
+        conn.set_timeouts(target.timeout, target.response_start_timeout, target.idle_timeout)
+        xff = found.get(b"x-forwarded-for")
+        replace = {
+            b"k-proxy-request": b"activator",
+            b"knative-serving-revision": None,
+            b"knative-serving-namespace": None,
+            b"x-forwarded-for": (xff + b", " + conn.peer_ip) if xff else conn.peer_ip,
+        }
         if b"k-original-host" not in found:
             replace[b"k-original-host"] = found.get(b"host", b"")
-        if b"knative-serving-revision" in found:
-            replace[b"knative-serving-revision"] = None
-        if b"knative-serving-namespace" in found:
-            replace[b"knative-serving-namespace"] = None
-        xff = found.get(b"x-forwarded-for")
-        replace[b"x-forwarded-for"] = (xff + b", " + conn.peer_ip) if xff else conn.peer_ip
         conn.upstream_head = request_head(head, replace, head.upgrade, b"activator")
         now = self.loop.time()
-        nbytes = max(head.content_length, 0)
-        ticket = Ticket(self, conn, throttler, now, nbytes)
+        nbytes = head.content_length
+        if nbytes < 0:
+            nbytes = 0
+        throttler = target.throttler
+        ticket = Ticket(self, conn, throttler, target.stats, now, nbytes)
         conn.slot = ticket
         outcome = throttler.acquire(ticket, nbytes, now)
         if outcome == REJECTED:
@@ -127,7 +157,12 @@ class ActivatorPolicy:
         elif outcome == QUEUED:
             self._watch_expiry(throttler)
         else:
-            self.send(ticket, outcome)
+            # no wait: the zero bucket and a constant header
+            ticket.pod = outcome
+            ticket.bucket = 0
+            target.stats.wait_counts[0] += 1
+            conn.response_extra = NO_WAIT
+            conn.forward(outcome.pool, conn.upstream_head)
 
     def on_admitted(self, conn) -> None:  # the engine's breaker hook; throttlers call Ticket.admitted_to
         pass
@@ -170,16 +205,18 @@ class ActivatorPolicy:
                 outcome = throttler.acquire(ticket, 0, ticket.since)
                 if outcome == REJECTED:
                     self._shed(ticket, b"revision queue is full")
-                elif outcome != QUEUED:
+                elif outcome == QUEUED:
+                    self._watch_expiry(throttler)
+                else:
                     self.send(ticket, outcome)
                 return
-            self._stats(ticket).errors += 1
+            ticket.stats.errors += 1
         conn.fail(502, reason)
 
     def on_timeout(self, conn) -> None:
         ticket = conn.slot
         if ticket is not None:
-            self._stats(ticket).timeouts += 1
+            ticket.stats.timeouts += 1
         conn.fail(504, "activator request timeout")
 
     # -- helpers -------------------------------------------------------------------------------
@@ -188,8 +225,13 @@ class ActivatorPolicy:
         ticket.pod = pod
         conn = ticket.conn
         waited = self.loop.time() - ticket.since
-        stats = self._stats(ticket)
-        stats.wait_counts[bisect_left(WAIT_BUCKETS, waited)] += 1
+        stats = ticket.stats
+        if ticket.bucket >= 0:  # a retry: the request is counted once, with its whole wait
+            stats.wait_counts[ticket.bucket] -= 1
+            stats.wait_sum -= ticket.waited
+        ticket.bucket = bisect_left(WAIT_BUCKETS, waited)
+        ticket.waited = waited
+        stats.wait_counts[ticket.bucket] += 1
         stats.wait_sum += waited
         conn.response_extra = [(WAIT_HEADER, b"%d" % int(waited * 1000))]
         conn.forward(pod.pool, conn.upstream_head)
@@ -204,11 +246,8 @@ class ActivatorPolicy:
             ticket.throttler.cancel(ticket)
         self.reporter.request_out(ticket.throttler.key)
 
-    def _stats(self, ticket: Ticket) -> RevisionStats:
-        return self.stats[ticket.throttler.key]
-
     def _shed(self, ticket: Ticket, reason: bytes) -> None:
-        self._stats(ticket).shed += 1
+        ticket.stats.shed += 1
         ticket.conn.respond(503, reason, [(b"Retry-After", b"1")])
 
     def _watch_expiry(self, throttler: RevisionThrottler) -> None:
@@ -224,33 +263,63 @@ class ActivatorPolicy:
             self._shed(ticket, b"waited too long for capacity")
         self._watch_expiry(throttler)
 
-    def _revision_of(self, conn, found: dict) -> tuple[str, str] | None:
-        name = found.get(b"knative-serving-revision")
-        if name is not None:
-            ns = found.get(b"knative-serving-namespace")
-            if not ns:
-                conn.respond(400, b"Knative-Serving-Revision needs Knative-Serving-Namespace")
+    def directory_changed(self) -> None:
+        """A new snapshot: revisions, their timeouts and routes may have changed."""
+        self._by_headers.clear()
+        self._by_key.clear()
+        self._hostnames.clear()
+
+    def _target(self, key: tuple[str, str]) -> Target | None:
+        target = self._by_key.get(key)
+        if target is None:
+            throttler = self.state.throttlers.get(key)
+            if throttler is None:
                 return None
-            return (ns.decode("latin-1"), name.decode("latin-1"))
-        host = found.get(b"host")
+            stats = self.stats.get(key)
+            if stats is None:
+                stats = self.stats[key] = RevisionStats()
+            target = self._by_key[key] = Target(key, throttler, stats, self.state.revisions[key])
+        return target
+
+    def _target_by_headers(self, conn, ns: bytes | None, name: bytes) -> Target | None:
+        if not ns:
+            conn.respond(400, b"Knative-Serving-Revision needs Knative-Serving-Namespace")
+            return None
+        target = self._target((ns.decode("latin-1"), name.decode("latin-1")))
+        if target is None:
+            conn.respond(404, b"revision not found: %s/%s" % (ns, name))
+            return None
+        self._by_headers[(ns, name)] = target
+        return target
+
+    def _target_by_host(self, conn, host: bytes | None) -> Target | None:
         if not host:
             conn.respond(404, b"no Host and no Knative-Serving-Revision: cannot route the request")
             return None
-        hostname = host.decode("latin-1").lower()
-        if hostname.startswith("["):
-            hostname = hostname[: hostname.find("]") + 1]
-        else:
-            hostname = hostname.partition(":")[0]
-        key = self.state.routes.pick(hostname)
+        hostname = self._hostnames.get(host)
+        if hostname is None:
+            hostname = host.decode("latin-1").lower()
+            if hostname.startswith("["):
+                hostname = hostname[: hostname.find("]") + 1]
+            else:
+                hostname = hostname.partition(":")[0]
+        routes = self.state.routes
+        key = routes.pick(hostname)
         if key is None:
             conn.respond(404, b"no route for host " + hostname.encode("latin-1"))
-        return key
+            return None
+        # only Host values of known routes are remembered, and only so many
+        if len(self._hostnames) < HOSTNAME_CACHE:
+            self._hostnames[host] = hostname
+        target = self._target(key)
+        if target is None:
+            k = (key[0].encode(), key[1].encode())
+            conn.respond(404, b"revision not found: %s/%s" % k)
+        return target
 
-    def _probe(self, conn, found: dict) -> bool:
+    def _probe(self, conn, found: dict) -> None:
+        """Health and network probes, answered here (the caller found one of their headers)."""
         probe = found.get(b"k-network-probe")
-        agent = found.get(b"user-agent", b"")
-        if probe is None and b"k-kubelet-probe" not in found and not agent.startswith(b"kube-probe/"):
-            return False
         if probe is None:  # the kubelet's health check of the activator itself
             if self.draining:
                 conn.respond(500, b"shutting down")
@@ -266,7 +335,6 @@ class ActivatorPolicy:
             conn.respond(503 if self.draining else 200, b"shutting down" if self.draining else b"activator")
         else:
             conn.respond(400, b"unexpected probe header value: " + probe)
-        return True
 
     def revision_removed(self, throttler: RevisionThrottler) -> None:
         """The revision was deleted: requests still waiting for it cannot be served."""

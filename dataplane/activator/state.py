@@ -24,6 +24,7 @@ class ActivatorState:
         self.throttlers: dict[tuple[str, str], RevisionThrottler] = {}
         self.probes: set[asyncio.Task] = set()
         self.on_removed = None  # callable(throttler): waiting requests of a deleted revision
+        self.on_applied = None  # callable(): a new snapshot is in place (lookups cached from the last one are stale)
 
     def apply(self, snapshot: Snapshot) -> None:
         self.version = snapshot.version
@@ -59,6 +60,8 @@ class ActivatorState:
                 pod.pool.close()
             if self.on_removed is not None:
                 self.on_removed(throttler)
+        if self.on_applied is not None:
+            self.on_applied()
 
     def reprobe(self, throttler: RevisionThrottler, pod: PodTracker) -> None:
         self._probe(throttler, pod)

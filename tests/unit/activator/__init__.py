@@ -1,0 +1,1 @@
+"""Activator throttler and per-request policy, socket-free on a fake clock."""
