@@ -13,6 +13,10 @@ RETRY_BUFFER_LIMIT = 64 * 1024
 # server may have acted on a POST before closing without an answer
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 
+# new upstream connections being opened at once per pool; more wait their turn, in order: a burst
+# meeting an empty pool (a pod just ready) sends its first requests after a few connects, not all
+MAX_CONNECTING = 8
+
 # pieces written together are joined up to this many bytes: each transport.write is a send()
 # with uvloop, and below this size the copy costs less than a second system call
 JOIN_LIMIT = 16 * 1024

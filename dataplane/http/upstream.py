@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
+from collections import deque
 
 from dataplane.http.errors import HttpError
+from dataplane.http.limits import MAX_CONNECTING
 from dataplane.http.parser import ChunkedScanner, parse_response_head
 
 # how the body of the response being read is delimited
@@ -216,15 +219,24 @@ class UpstreamConnection(asyncio.Protocol):
 
 
 class UpstreamPool:
-    """Keep-alive connections to one ``host:port``, reused newest first (LIFO keeps few sockets warm)."""
+    """Keep-alive connections to one ``host:port``, reused newest first (LIFO keeps few sockets warm).
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, host: str, port: int, max_idle: int = 100):
+    At most ``max_connecting`` new connections are being opened at once; more wait in
+    order and start as earlier ones complete. A burst of requests meeting an empty pool
+    (a pod that has just become ready) then sends its first requests after a few
+    connects instead of after all of them, and the pod is not hit by a wall of SYNs.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, host: str, port: int, max_idle: int = 100, max_connecting: int = MAX_CONNECTING):
         self.loop = loop
         self.host = host
         self.port = port
         self.max_idle = max_idle
+        self.max_connecting = max(1, max_connecting)
         self.idle: list[UpstreamConnection] = []
-        self._connecting: set[asyncio.Task] = set()
+        self._connecting: dict[asyncio.Task, object] = {}  # connect in progress -> its client
+        self.connecting = 0  # connects in progress
+        self._waiting: deque = deque()  # clients whose connect has not started yet, oldest first
         self.connections_opened = 0
 
     def take(self) -> UpstreamConnection | None:
@@ -255,19 +267,47 @@ class UpstreamPool:
 
         The one method a subclass may replace (tests connect to fake transports): the
         engine calls it through the object, the other methods it may call directly."""
+        if self.connecting >= self.max_connecting:
+            self._waiting.append(client)
+            return
+        self._start(client)
+
+    def _start(self, client) -> None:
+        self.connecting += 1
         task = self.loop.create_task(self._connect(client))
-        self._connecting.add(task)
-        task.add_done_callback(self._connecting.discard)
+        self._connecting[task] = client
+        task.add_done_callback(self._connect_done)
+
+    def _connect_done(self, task: asyncio.Task) -> None:
+        self._connecting.pop(task, None)
+
+    def _wants(self, client) -> bool:
+        # one that left, was answered or got a connection meanwhile needs none
+        return not (client.closed or client.head is None or client.responded or client.upstream is not None or client.target is not self)
+
+    def _connect_ended(self) -> None:
+        """A connect succeeded or failed: start the next waiting ones that still want a connection."""
+        self.connecting -= 1
+        waiting = self._waiting
+        while waiting and self.connecting < self.max_connecting:
+            client = waiting.popleft()
+            if self._wants(client):
+                self._start(client)
 
     async def _connect(self, client) -> None:
         try:
             _, conn = await self.loop.create_connection(lambda: UpstreamConnection(self), self.host, self.port)
         except OSError as exc:
+            self._connect_ended()
             try:
                 client.connect_failed(self, exc)
             except Exception as error:
                 client.callback_failed(error)
             return
+        except Exception:
+            self._connect_ended()
+            raise
+        self._connect_ended()
         sock = conn.transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -278,10 +318,26 @@ class UpstreamPool:
             client.callback_failed(error)
 
     def close(self) -> None:
+        """Close the idle connections and abandon the connects: their clients get
+        ``connect_failed`` (nothing reached the server) on the next loop iteration."""
+        abandoned = list(self._connecting.values())
+        abandoned.extend(self._waiting)
         for task in self._connecting:
             task.cancel()
+        self._connecting.clear()
+        self._waiting.clear()
+        self.connecting = 0
+        for client in abandoned:
+            self.loop.call_soon(self._abandon, client)
         while self.idle:
             self.idle.pop().close()
+
+    def _abandon(self, client) -> None:
+        if self._wants(client):
+            try:
+                client.connect_failed(self, ConnectionAbortedError(errno.ECONNABORTED, "connection pool closed"))
+            except Exception as error:
+                client.callback_failed(error)
 
     @property
     def address(self) -> str:

@@ -19,10 +19,12 @@ lines): the client protocol here, the upstream connection and its pool in
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_CheckExact
 from cpython.bytes cimport PyBytes_CheckExact, PyBytes_FromStringAndSize
 
+import errno
 import socket
+from collections import deque
 
 # settings and limits are shared with the pure twin, not copied
-from dataplane.http.limits import IDEMPOTENT, JOIN_LIMIT, RETRY_BUFFER_LIMIT, EngineConfig
+from dataplane.http.limits import IDEMPOTENT, JOIN_LIMIT, MAX_CONNECTING, RETRY_BUFFER_LIMIT, EngineConfig
 from dataplane.http.errors import HttpError
 from dataplane.http.heads import HOP_BY_HOP, STATUS_REASONS, TEXT
 from dataplane.http.parser import ChunkedScanner, parse_request_head, parse_response_head

@@ -235,6 +235,8 @@ cdef class UpstreamConnection:
 cdef class UpstreamPool:
     """Keep-alive connections to one ``host:port``, reused newest first (LIFO keeps few sockets warm).
 
+    At most ``max_connecting`` new connections are being opened at once; more wait in
+    order and start as earlier ones complete (see the pure twin).
     ``connect(client)`` is the one method a subclass may replace (tests connect to
     fake transports with it); the engine calls the others at C level.
     """
@@ -243,17 +245,23 @@ cdef class UpstreamPool:
     cdef public object host
     cdef public object port
     cdef public Py_ssize_t max_idle
+    cdef public Py_ssize_t max_connecting
     cdef public list idle
-    cdef set _connecting
+    cdef dict _connecting  # connect in progress -> its client
+    cdef public Py_ssize_t connecting
+    cdef object _waiting
     cdef public Py_ssize_t connections_opened
 
-    def __init__(self, loop, host, port, Py_ssize_t max_idle=100):
+    def __init__(self, loop, host, port, Py_ssize_t max_idle=100, Py_ssize_t max_connecting=MAX_CONNECTING):
         self.loop = loop
         self.host = host
         self.port = port
         self.max_idle = max_idle
+        self.max_connecting = max(1, max_connecting)
         self.idle = []
-        self._connecting = set()
+        self._connecting = {}
+        self.connecting = 0
+        self._waiting = deque()
         self.connections_opened = 0
 
     cdef UpstreamConnection _take(self):
@@ -296,19 +304,49 @@ cdef class UpstreamPool:
 
     def connect(self, client):
         """Open a new connection for ``client``; it gets ``attach`` or ``connect_failed``."""
+        if self.connecting >= self.max_connecting:
+            self._waiting.append(client)
+            return
+        self._start(client)
+
+    cdef int _start(self, client) except -1:
+        self.connecting += 1
         task = self.loop.create_task(self._connect(client))
-        self._connecting.add(task)
-        task.add_done_callback(self._connecting.discard)
+        self._connecting[task] = client
+        task.add_done_callback(self._connect_done)
+        return 0
+
+    def _connect_done(self, task):
+        self._connecting.pop(task, None)
+
+    cdef bint _wants(self, ClientConnection client):
+        # one that left, was answered or got a connection meanwhile needs none
+        return not (client.closed or client.head is None or client.responded or client.upstream is not None or client.target is not self)
+
+    cdef int _connect_ended(self) except -1:
+        # a connect succeeded or failed: start the next waiting ones that still want a connection
+        self.connecting -= 1
+        waiting = self._waiting
+        while waiting and self.connecting < self.max_connecting:
+            client = waiting.popleft()
+            if self._wants(client):
+                self._start(client)
+        return 0
 
     async def _connect(self, ClientConnection client):
         try:
             _, conn = await self.loop.create_connection(lambda: UpstreamConnection(self), self.host, self.port)
         except OSError as exc:
+            self._connect_ended()
             try:
                 client.connect_failed(self, exc)
             except Exception as error:
                 client.callback_failed(error)
             return
+        except Exception:
+            self._connect_ended()
+            raise
+        self._connect_ended()
         sock = conn.transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -319,10 +357,26 @@ cdef class UpstreamPool:
             client.callback_failed(error)
 
     def close(self):
+        """Close the idle connections and abandon the connects: their clients get
+        ``connect_failed`` (nothing reached the server) on the next loop iteration."""
+        abandoned = list(self._connecting.values())
+        abandoned.extend(self._waiting)
         for task in self._connecting:
             task.cancel()
+        self._connecting.clear()
+        self._waiting.clear()
+        self.connecting = 0
+        for client in abandoned:
+            self.loop.call_soon(self._abandon, client)
         while self.idle:
             self.idle.pop().close()
+
+    def _abandon(self, ClientConnection client):
+        if self._wants(client):
+            try:
+                client.connect_failed(self, ConnectionAbortedError(errno.ECONNABORTED, "connection pool closed"))
+            except Exception as error:
+                client.callback_failed(error)
 
     @property
     def address(self):
