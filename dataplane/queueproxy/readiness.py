@@ -8,21 +8,57 @@ attempt with a 100 ms timeout, for up to 10 s, and passes after
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 
 from dataplane.queueproxy.probespec import ProbeSpec
 
 MAX_STATUS_LINE = 8192
-# seconds before the next attempt when nothing listens yet: a refused loopback connect costs
-# microseconds, and retrying soon makes the pod ready within milliseconds of its app
-REFUSED_RETRY = 0.005
+# seconds before the next attempt when nothing listens yet: on loopback a refused connect is
+# answered within the connect call (connect_now), and an attempt costs about 0.15 ms of CPU with
+# its wake-up, so polling this often takes under 10 % of a core while the app starts (the full
+# asyncio attempt cost 0.55 ms, 11 % at 5 ms), and the pod is ready about 1 ms after its app
+REFUSED_RETRY = 0.002
+# longest a connect_now may hold the loop (a listening app with a full accept queue)
+CONNECT_NOW_TIMEOUT = 0.002
 
 
 class Refused(Exception):
     """Nothing listens on the probed port yet."""
 
 
+def is_loopback(host: str) -> bool:
+    """An IP literal of loopback ("localhost" may name either family: it takes the full attempt)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def connect_now(host: str, port: int) -> bool | None:
+    """A plain connect to a loopback address, in the caller's thread: the kernel answers it
+    before the call returns. True: something listens; False: refused; None: could not tell."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(CONNECT_NOW_TIMEOUT)
+        try:
+            sock.connect((host, port))
+        except ConnectionRefusedError:
+            return False
+        except OSError:
+            return None
+    return True
+
+
 async def attempt(probe: ProbeSpec, timeout: float) -> bool:
     """One probe attempt; True when the app passes it (``Refused`` when nothing listens)."""
+    if is_loopback(probe.host):
+        # a cheap check first: while the app starts, nearly every attempt ends here
+        listening = connect_now(probe.host, probe.port)
+        if listening is False:
+            raise Refused
+        if listening and probe.kind != "http":
+            return True  # TCP (and gRPC) probes: an accepted connection passes
     try:
         return await asyncio.wait_for(_attempt(probe), timeout)
     except ConnectionRefusedError:
