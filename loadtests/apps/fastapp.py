@@ -1,6 +1,7 @@
 """A fast local HTTP/1.1 app to stand behind the proxies under test.
 
-Every request gets the same small ``200 OK``. It is an ``asyncio.Protocol``
+Every request gets the same small ``200 OK``, but a queue-proxy health probe
+(``K-Network-Probe: queue``), which gets ``queue`` as a queue-proxy would answer it. It is an ``asyncio.Protocol``
 on uvloop with no framework, so that its own cost per request stays small
 next to the proxy being measured. Keep-alive and pipelining are supported:
 pipelined requests are answered in the order they arrived.
@@ -25,6 +26,9 @@ RESPONSE = (
     b"\r\n" + BODY
 )
 RESPONSE_CLOSE = RESPONSE.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
+# a queue-proxy's answer to its health probe, so that an activator can stand in front of this app directly
+PROBE_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nqueue"
+PROBE_RESPONSE_CLOSE = PROBE_RESPONSE.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
 BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 HEADERS_TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -38,12 +42,13 @@ MAX_HEAD = 64 * 1024
 class RequestHead:
     """What the framing of one request needs from its head."""
 
-    __slots__ = ("content_length", "close", "chunked")
+    __slots__ = ("content_length", "close", "chunked", "probe")
 
-    def __init__(self, content_length: int, close: bool, chunked: bool) -> None:
+    def __init__(self, content_length: int, close: bool, chunked: bool, probe: bool = False) -> None:
         self.content_length = content_length
         self.close = close
         self.chunked = chunked
+        self.probe = probe  # K-Network-Probe: queue
 
 
 def parse_head(head: bytes) -> RequestHead | None:
@@ -55,6 +60,7 @@ def parse_head(head: bytes) -> RequestHead | None:
     close = parts[2] == b"HTTP/1.0"
     length = 0
     chunked = False
+    probe = False
     for line in lines[1:]:
         name, sep, value = line.partition(b":")
         if not sep:
@@ -73,7 +79,9 @@ def parse_head(head: bytes) -> RequestHead | None:
                 close = False
         elif name == b"transfer-encoding":
             chunked = True
-    return RequestHead(length, close, chunked)
+        elif name == b"k-network-probe":
+            probe = value.strip() == b"queue"
+    return RequestHead(length, close, chunked, probe)
 
 
 class FastAppProtocol(asyncio.Protocol):
@@ -118,7 +126,10 @@ class FastAppProtocol(asyncio.Protocol):
                 self._fail(NOT_IMPLEMENTED)
             else:
                 self._body_left = head.content_length
-                self._answer(RESPONSE_CLOSE if head.close else RESPONSE, head.close)
+                if head.probe:
+                    self._answer(PROBE_RESPONSE_CLOSE if head.close else PROBE_RESPONSE, head.close)
+                else:
+                    self._answer(RESPONSE_CLOSE if head.close else RESPONSE, head.close)
 
     def _answer(self, response: bytes, close: bool) -> None:
         if close:

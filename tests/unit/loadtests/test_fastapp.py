@@ -9,6 +9,8 @@ from loadtests.apps.fastapp import (
     HEADERS_TOO_LARGE,
     MAX_HEAD,
     NOT_IMPLEMENTED,
+    PROBE_RESPONSE,
+    PROBE_RESPONSE_CLOSE,
     RESPONSE,
     RESPONSE_CLOSE,
     FastAppProtocol,
@@ -83,6 +85,17 @@ def test_keep_alive_request_gets_fixed_answer():
     assert not t.closed
     assert RESPONSE.startswith(b"HTTP/1.1 200 OK\r\n")
     assert RESPONSE.endswith(b"\r\n\r\nok\n")
+
+
+def test_queue_proxy_health_probe_is_answered_as_a_queue_proxy_would():
+    proto, t, _ = connect()
+    proto.data_received(b"GET /healthz HTTP/1.1\r\nHost: x\r\nK-Network-Probe: queue\r\n\r\n" + GET)
+    proto.data_received(b"GET / HTTP/1.1\r\nK-Network-Probe: queue\r\nConnection: close\r\n\r\n")
+    assert t.writes == [PROBE_RESPONSE, RESPONSE, PROBE_RESPONSE_CLOSE] and t.closed
+    assert PROBE_RESPONSE.endswith(b"\r\n\r\nqueue")
+    proto2, t2, _ = connect()
+    proto2.data_received(b"GET / HTTP/1.1\r\nK-Network-Probe: probe\r\n\r\n")  # only the queue probe
+    assert t2.writes == [RESPONSE]
 
 
 def test_pipelined_requests_split_anywhere_answer_once_each():
