@@ -57,16 +57,21 @@ async def upstream():
     await server.stop()
 
 
-def clients(engine, policy, n: int) -> list[tuple]:
+def requests(engine, port: int, n: int, max_connecting: int) -> tuple:
+    """A pool for ``port`` and ``n`` client connections that each sent a GET through it:
+    ``(pool, policy, [(conn, transport)])``."""
     loop = asyncio.get_running_loop()
-    out = []
+    pool = engine.UpstreamPool(loop, "127.0.0.1", port, max_connecting=max_connecting)
+    policy = ForwardAll(engine, pool)
+    pairs = []
     for _ in range(n):
         conn = engine.ClientConnection(loop, policy, engine.EngineConfig())
         transport = FakeTransport()
         transport.protocol = conn
         conn.connection_made(transport)
-        out.append((conn, transport))
-    return out
+        conn.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        pairs.append((conn, transport))
+    return pool, policy, pairs
 
 
 async def until(predicate, what: str, timeout: float = 5.0) -> None:
@@ -77,11 +82,7 @@ async def until(predicate, what: str, timeout: float = 5.0) -> None:
 
 
 async def test_at_most_max_connecting_connects_at_once_and_every_request_is_served(engine, upstream):
-    pool = engine.UpstreamPool(asyncio.get_running_loop(), "127.0.0.1", upstream.port, max_connecting=3)
-    policy = ForwardAll(engine, pool)
-    pairs = clients(engine, policy, 20)
-    for conn, _ in pairs:
-        conn.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    pool, policy, pairs = requests(engine, upstream.port, 20, max_connecting=3)
     assert pool.connecting == 3  # the other 17 wait their turn
     await until(lambda: len(policy.done) == 20, "20 answers")
     assert policy.done == [200] * 20 and pool.connecting == 0
@@ -93,11 +94,7 @@ async def test_at_most_max_connecting_connects_at_once_and_every_request_is_serv
 
 
 async def test_a_client_gone_before_its_turn_gets_no_connection(engine, upstream):
-    pool = engine.UpstreamPool(asyncio.get_running_loop(), "127.0.0.1", upstream.port, max_connecting=1)
-    policy = ForwardAll(engine, pool)
-    pairs = clients(engine, policy, 4)
-    for conn, _ in pairs:
-        conn.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    pool, policy, pairs = requests(engine, upstream.port, 4, max_connecting=1)
     pairs[1][1].lose()  # waiting, then leaves
     pairs[2][1].lose()
     await until(lambda: len(policy.done) == 2, "the two remaining answers")
@@ -110,11 +107,7 @@ async def test_a_client_gone_before_its_turn_gets_no_connection(engine, upstream
 
 
 async def test_closing_the_pool_fails_every_pending_connect_as_retryable(engine, upstream):
-    pool = engine.UpstreamPool(asyncio.get_running_loop(), "127.0.0.1", upstream.port, max_connecting=2)
-    policy = ForwardAll(engine, pool)
-    pairs = clients(engine, policy, 6)
-    for conn, _ in pairs:
-        conn.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    pool, policy, pairs = requests(engine, upstream.port, 6, max_connecting=2)
     pool.close()  # two connects in progress, four waiting
     assert policy.errors == []  # told on the next iteration, not inside close()
     await until(lambda: len(policy.done) == 6, "six answers")
@@ -132,11 +125,7 @@ async def test_refused_connects_free_their_places(engine):
     port = probe.sockets[0].getsockname()[1]
     probe.close()
     await probe.wait_closed()  # nothing listens there now
-    pool = engine.UpstreamPool(asyncio.get_running_loop(), "127.0.0.1", port, max_connecting=2)
-    policy = ForwardAll(engine, pool)
-    pairs = clients(engine, policy, 7)
-    for conn, _ in pairs:
-        conn.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    pool, policy, pairs = requests(engine, port, 7, max_connecting=2)
     await until(lambda: len(policy.done) == 7, "seven answers")
     assert policy.done == [502] * 7 and pool.connecting == 0
     errors = [e for e in policy.events if e[0] == "upstream error"]

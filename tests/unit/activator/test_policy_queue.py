@@ -275,7 +275,9 @@ def test_a_retried_request_is_counted_once_in_the_wait_histogram(rig):
     assert sum(stats.wait_counts) == 5 and stats.wait_counts[0] == 5
 
 
-def test_a_retried_request_counts_its_whole_wait(rig):
+def _retried_into_the_queue(rig):
+    """cc=1, two pods: a busy client holds the working pod; the next request is refused by the
+    other pod, retried, and waits. Returns (throttler, working pod, busy client, waiting client)."""
     throttler = rig.revision("hello-00001", cc=1, pods=2)
     refusing, working = rig.pods
     refusing.pool.refuse = True
@@ -284,8 +286,13 @@ def test_a_retried_request_counts_its_whole_wait(rig):
     busy.send(REQ)
     throttler.ready.insert(0, refusing)
     client = rig.client()
-    client.send(REQ)  # refused by `refusing`, retried: `working` is full, so it waits
-    assert len(throttler.queue) == 1
+    client.send(REQ)
+    assert len(throttler.queue) == 1 and client.take() == b""
+    return throttler, working, busy, client
+
+
+def test_a_retried_request_counts_its_whole_wait(rig):
+    _, working, busy, client = _retried_into_the_queue(rig)
     rig.loop.advance(2.0)
     [(_, first_up, _)] = rig.forwarded()
     first_up.data_received(OK)
@@ -300,16 +307,7 @@ def test_a_retried_request_counts_its_whole_wait(rig):
 
 def test_a_retried_request_that_has_to_wait_is_bounded_by_max_wait(rig):
     rig.state.limits = QueueLimits(max_wait=10.0)
-    throttler = rig.revision("hello-00001", cc=1, pods=2)
-    refusing, working = rig.pods
-    refusing.pool.refuse = True
-    throttler.ready.remove(refusing)  # the first request surely lands on the working pod
-    busy = rig.client()
-    busy.send(REQ)
-    throttler.ready.insert(0, refusing)
-    client = rig.client()
-    client.send(REQ)  # refused by `refusing`, retried: `working` is full, so it waits
-    assert len(throttler.queue) == 1 and client.take() == b""
+    _, _, _, client = _retried_into_the_queue(rig)
     rig.loop.advance(10.1)
     response = client.response()
     assert (response.status, response.body) == (503, b"waited too long for capacity")
