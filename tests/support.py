@@ -11,14 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+from dataplane.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 TESTAPP = ROOT / "tests" / "apps" / "testapp.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port: int, timeout: float = 10.0, proc: subprocess.Popen | None = None) -> None:

@@ -6,25 +6,19 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import string
 import sys
 import time
 from pathlib import Path
 
 from dataplane.activator.prober import probe_once
+from dataplane.ports import free_port
 from dataplane.runtime.local.podspec import PodTemplate
 
 PORT_NAMES = ("user", "serving", "admin", "stats", "metrics")
 BACKOFF_START, BACKOFF_MAX = 1.0, 30.0
 # a process that ran this long before exiting resets the crash back-off
 STABLE_RUN = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pod_suffix(rng: random.Random) -> str:

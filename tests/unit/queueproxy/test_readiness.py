@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from dataplane.queueproxy import readiness
 from dataplane.queueproxy.probespec import ProbeSpec
 from dataplane.queueproxy.readiness import Refused, attempt, connect_now, is_loopback
 
@@ -68,3 +69,14 @@ async def test_http_probe_still_asks_the_app_after_the_quick_connect():
     finally:
         server.close()
         await server.wait_closed()
+
+
+def test_a_socket_connected_to_itself_is_not_a_listening_app(monkeypatch):
+    class Unlucky(socket.socket):
+        def connect(self, address):
+            self.bind(address)  # the kernel's unlucky pick: the probed port as the source port
+            super().connect(address)  # simultaneous open: connected, to itself
+
+    port = closed_port()
+    monkeypatch.setattr(readiness.socket, "socket", Unlucky)
+    assert connect_now("127.0.0.1", port) is False
