@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+from dataplane.ports import free_port as free_port  # the benchmarks take it from here
 from loadtests._proc import child_pids
 
 
@@ -51,13 +52,6 @@ def pin_argv(argv: list[str], cpu: int | None) -> list[str]:
     if cpu is None:
         return list(argv)
     return ["taskset", "-c", str(cpu), *argv]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def start_process(

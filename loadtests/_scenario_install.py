@@ -16,12 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from dataplane.ports import free_port
 
 
 def wait_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
