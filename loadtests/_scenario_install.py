@@ -10,27 +10,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from dataplane.ports import free_port
-
-
-def wait_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    """Until 127.0.0.1:``port`` accepts; RuntimeError if ``proc`` exits first, TimeoutError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+from loadtests._launch import wait_port
 
 
 def parent_of(pid: int) -> int | None:
@@ -142,8 +128,8 @@ class LocalInstall:
                 stdin=subprocess.DEVNULL,
             )
         try:
-            wait_port(self.api_port, timeout, self.proc)
-            wait_port(self.port, timeout, self.proc)
+            wait_port(self.api_port, timeout_s=timeout, proc=self.proc)
+            wait_port(self.port, timeout_s=timeout, proc=self.proc)
         except Exception:
             self.stop(timeout=5)
             raise RuntimeError(f"dataplane up did not start; its log:\n{self.log_tail()}") from None

@@ -31,7 +31,7 @@ import time
 
 from loadtests._launch import free_port, start_process, stop_process, wait_port
 from loadtests._proc import read_rss_bytes
-from loadtests.bench_queueproxy import paired, queue_proxy_case
+from loadtests.bench_queueproxy import paired, queue_proxy_case, queue_proxy_env, spawn_queue_proxy
 from loadtests.harness import Case, Load, Scope, Target, compare
 from loadtests.harness_cases import FAST_APP, direct_case, nginx_case, start_fast_app, url
 
@@ -49,22 +49,8 @@ def write_snapshot(path: pathlib.Path, version: int, pods: list[str]) -> None:
 
 
 def qp_env(app_port: int, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CONTAINER_CONCURRENCY": "0",
-        "QUEUE_SERVING_PORT": str(port),
-        "QUEUE_ADMIN_PORT": str(free_port()),
-        "QUEUE_STATS_PORT": str(free_port()),
-        "QUEUE_METRICS_PORT": str(free_port()),
-        "QUEUE_BIND_ADDRESS": "127.0.0.1",
-        "USER_PORT": str(app_port),
-        "REVISION_TIMEOUT_SECONDS": "300",
-        "SERVING_NAMESPACE": "bench",
-        "SERVING_CONFIGURATION": "bench",
-        "SERVING_REVISION": "bench-00001",
-        "SERVING_POD": "bench-pod",
-        "SERVING_POD_IP": "127.0.0.1",
-    }
+    """The whole environment of a queue-proxy started with ``start_process``."""
+    return {**os.environ, **queue_proxy_env(app_port, port)}
 
 
 def activator_argv(port: int, directory_port: int) -> list[str]:
@@ -82,11 +68,7 @@ def activator_case(name: str = "activator", via_queue_proxy: bool = False) -> tu
         app_port, _ = start_fast_app(scope)
         pod_port = app_port
         if via_queue_proxy:
-            pod_port = free_port()
-            env = qp_env(app_port, pod_port)
-            argv = ["env", *(f"{k}={env[k]}" for k in env if k.startswith(("CONTAINER", "QUEUE", "USER", "REVISION", "SERVING"))),
-                    sys.executable, "-m", "dataplane", "queue-proxy"]  # fmt: skip
-            scope.spawn(argv, port=pod_port)
+            pod_port, _ = spawn_queue_proxy(scope, app_port)
         snapshot = scope.workdir / "snapshot.json"
         write_snapshot(snapshot, 1, [f"127.0.0.1:{pod_port}"])
         dport = free_port()

@@ -23,30 +23,40 @@ from loadtests.harness import Case, Load, Scope, Target, compare
 from loadtests.harness_cases import direct_case, haproxy_case, nginx_case, start_fast_app, url
 
 
+def queue_proxy_env(app_port: int, port: int, concurrency: int = 0) -> dict[str, str]:
+    """Knative's queue-proxy environment for a pod serving on ``port`` in front of ``app_port``."""
+    return {
+        "CONTAINER_CONCURRENCY": str(concurrency),
+        "QUEUE_SERVING_PORT": str(port),
+        "QUEUE_ADMIN_PORT": str(free_port()),
+        "QUEUE_STATS_PORT": str(free_port()),
+        "QUEUE_METRICS_PORT": str(free_port()),
+        "QUEUE_BIND_ADDRESS": "127.0.0.1",
+        "USER_PORT": str(app_port),
+        "REVISION_TIMEOUT_SECONDS": "300",
+        "SERVING_NAMESPACE": "bench",
+        "SERVING_CONFIGURATION": "bench",
+        "SERVING_REVISION": "bench-00001",
+        "SERVING_POD": "bench-00001-pod",
+        "SERVING_POD_IP": "127.0.0.1",
+    }
+
+
+def spawn_queue_proxy(scope: Scope, app_port: int, concurrency: int = 0):
+    """Start `dataplane queue-proxy` in ``scope`` in front of ``app_port``; return ``(port, proc)``."""
+    port = free_port()
+    env = queue_proxy_env(app_port, port, concurrency)
+    # `env` execs the interpreter, so the pid measured is the queue-proxy itself
+    argv = ["env", *(f"{k}={v}" for k, v in env.items()), sys.executable, "-m", "dataplane", "queue-proxy"]
+    return port, scope.spawn(argv, port=port)
+
+
 def queue_proxy_case(name: str, concurrency: int, sleep_ms: float = 0.0, app_on: str = "server") -> Case:
     """The fast app behind `dataplane queue-proxy`; the queue-proxy is what is measured."""
 
     def setup(scope: Scope) -> Target:
         app_port, _ = start_fast_app(scope, sleep_ms, on=app_on)
-        port = free_port()
-        env = {
-            "CONTAINER_CONCURRENCY": str(concurrency),
-            "QUEUE_SERVING_PORT": str(port),
-            "QUEUE_ADMIN_PORT": str(free_port()),
-            "QUEUE_STATS_PORT": str(free_port()),
-            "QUEUE_METRICS_PORT": str(free_port()),
-            "QUEUE_BIND_ADDRESS": "127.0.0.1",
-            "USER_PORT": str(app_port),
-            "REVISION_TIMEOUT_SECONDS": "300",
-            "SERVING_NAMESPACE": "bench",
-            "SERVING_CONFIGURATION": "bench",
-            "SERVING_REVISION": "bench-00001",
-            "SERVING_POD": "bench-00001-pod",
-            "SERVING_POD_IP": "127.0.0.1",
-        }
-        # `env` execs the interpreter, so the pid measured is the queue-proxy itself
-        argv = ["env", *(f"{k}={v}" for k, v in env.items()), sys.executable, "-m", "dataplane", "queue-proxy"]
-        proc = scope.spawn(argv, port=port)
+        port, proc = spawn_queue_proxy(scope, app_port, concurrency)
         return Target(url(port), [proc.pid])
 
     return Case(name, setup)

@@ -8,6 +8,7 @@ attempt with a 100 ms timeout, for up to 10 s, and passes after
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 
@@ -27,6 +28,7 @@ class Refused(Exception):
     """Nothing listens on the probed port yet."""
 
 
+@functools.lru_cache(maxsize=16)  # asked on every attempt, up to 500 a second, of the same few hosts
 def is_loopback(host: str) -> bool:
     """An IP literal of loopback ("localhost" may name either family: it takes the full attempt)."""
     try:
