@@ -5,6 +5,7 @@ defaulting, validation, revision naming, traffic resolution, status
 conditions and revision garbage collection. Nothing here does I/O.
 """
 
+from . import schema
 from .admission import admit
 from .config import (
     DEFAULT_CONFIG,

@@ -238,3 +238,78 @@ def _route_status(status: Mapping) -> dict:
         out["traffic"] = [_traffic_target(t, "", []) for t in out["traffic"]]
     return out
 
+
+
+# --- where a v1 path came from in a v1alpha1 object ----------------------------------------------
+
+PathMap = list[tuple[str, str]]
+"""(v1 path prefix, the prefix as the user wrote it), as :func:`source_paths` returns."""
+
+
+def source_paths(obj: Any) -> PathMap:
+    """How the paths of ``to_v1(obj)`` map back to ``obj``; empty unless ``obj`` is v1alpha1.
+
+    Mirrors the choices :func:`to_v1` makes, so that a validation error about
+    the converted object names the field the user wrote.
+    """
+    if not isinstance(obj, Mapping) or obj.get("apiVersion") != keys.API_VERSION_V1ALPHA1:
+        return []
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        return []
+    kind = obj.get("kind")
+    found: PathMap = []
+    if kind == keys.REVISION:
+        _revision_paths(spec, "spec", "spec", found)
+    elif kind == keys.CONFIGURATION:
+        _configuration_paths(spec, "spec", found)
+    elif kind == keys.ROUTE:
+        _traffic_paths(spec.get("traffic"), "spec.traffic", found)
+    elif kind == keys.SERVICE:
+        modes = [m for m in _MODES if m in spec]
+        body = spec.get(modes[0]) if len(modes) == 1 else None
+        if isinstance(body, Mapping):
+            mode = f"spec.{modes[0]}"
+            if isinstance(body.get("configuration"), Mapping):
+                _configuration_paths(body["configuration"], join(mode, "configuration"), found)
+            if modes[0] == "pinned":
+                found.append(("spec.traffic[0].revisionName", join(mode, "revisionName")))
+            elif modes[0] == "release" and isinstance(body.get("revisions"), list):
+                found += [(f"spec.traffic[{i}].revisionName", f"{mode}.revisions[{i}]")
+                          for i in range(len(body["revisions"]))]
+            found.append(("spec.traffic", mode))
+        else:
+            _configuration_paths(spec, "spec", found)
+            _traffic_paths(spec.get("traffic"), "spec.traffic", found)
+    return found
+
+
+def _configuration_paths(spec: Mapping, path: str, found: PathMap) -> None:
+    key = "revisionTemplate" if "revisionTemplate" in spec and "template" not in spec else "template"
+    template = spec.get(key)
+    found.append(("spec.template", join(path, key)))
+    if isinstance(template, Mapping) and isinstance(template.get("spec"), Mapping):
+        _revision_paths(template["spec"], "spec.template.spec", join(path, f"{key}.spec"), found)
+
+
+def _revision_paths(spec: Mapping, v1: str, path: str, found: PathMap) -> None:
+    if "container" in spec and "containers" not in spec:
+        found.append((f"{v1}.containers[0]", join(path, "container")))
+    if "concurrencyModel" in spec and "containerConcurrency" not in spec:
+        found.append((f"{v1}.containerConcurrency", join(path, "concurrencyModel")))
+
+
+def _traffic_paths(traffic: Any, path: str, found: PathMap) -> None:
+    if isinstance(traffic, list):
+        found += [(f"{path}[{i}].tag", f"{path}[{i}].name") for i, t in enumerate(traffic)
+                  if isinstance(t, Mapping) and "name" in t and "tag" not in t]
+
+
+def to_source_path(path: str, paths: PathMap) -> str:
+    """``path`` in the converted object, renamed to where it came from (longest matching prefix wins)."""
+    best = None
+    for v1, source in paths:
+        if path == v1 or path.startswith(v1 + ".") or path.startswith(v1 + "["):
+            if best is None or len(v1) > len(best[0]):
+                best = (v1, source)
+    return path if best is None else best[1] + path[len(best[0]):]
