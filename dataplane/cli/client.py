@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from dataplane.api import selectors
 from dataplane.cli import kinds
 from dataplane.cli.http import ApiError, Client, Unreachable, path, server_url
 from dataplane.cli.kinds import Kind, UnknownType
@@ -385,7 +386,7 @@ def _get_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", help="wide|yaml|json|name|jsonpath=TEMPLATE|custom-columns=SPEC")
     parser.add_argument("--template", help="template for -o jsonpath")
     parser.add_argument("-w", "--watch", action="store_true", help="after listing, print a row per change")
-    parser.add_argument("-l", "--selector", help="label selector: k=v, k!=v, k, !k (comma separated)")
+    parser.add_argument("-l", "--selector", help="label selector: k=v, k!=v, k in (a,b), k notin (a,b), k, !k (comma separated)")
     parser.add_argument("--no-headers", action="store_true", help="omit table headers")
 
 
@@ -474,32 +475,14 @@ def _kind_lookup(found: list[tuple[Kind, list[dict]]]) -> Callable[[dict], Kind]
 
 
 def _selector(text: str | None) -> Callable[[dict], bool]:
-    """A client-side label selector: ``k=v``, ``k==v``, ``k!=v``, ``k`` and ``!k``, all of which must hold."""
+    """A client-side label selector with kubectl's grammar (see :mod:`dataplane.api.selectors`)."""
     if not text:
         return lambda _obj: True
-    terms: list[tuple[str, str, str | None]] = []  # (operator, key, value)
-    for term in (t.strip() for t in text.split(",")):
-        if not term:
-            raise UsageError(f'invalid label selector "{text}"')
-        if "!=" in term:
-            key, value = term.split("!=", 1)
-            terms.append(("!=", key.strip(), value.strip()))
-        elif "=" in term:
-            key, value = term.replace("==", "=").split("=", 1)
-            terms.append(("=", key.strip(), value.strip()))
-        elif term.startswith("!"):
-            terms.append(("!", term[1:].strip(), None))
-        else:
-            terms.append(("", term, None))
-
-    def holds(labels: dict, op: str, key: str, value: str | None) -> bool:
-        if op == "=":
-            return labels.get(key) == value
-        if op == "!=":
-            return labels.get(key) != value
-        return (key in labels) == (op == "")
-
-    return lambda obj: all(holds((obj.get("metadata") or {}).get("labels") or {}, *t) for t in terms)
+    try:
+        selector = selectors.parse(text)
+    except selectors.SelectorError as exc:
+        raise UsageError(str(exc)) from None
+    return lambda obj: selector.matches((obj.get("metadata") or {}).get("labels"))
 
 
 def _watch(client: Client, args: argparse.Namespace, output: Output, kind: Kind, names: list[str],

@@ -242,6 +242,24 @@ async def test_label_selector(control, run):
     assert (await run("get pods -l rev==2,rev -o name")).out == "pod/b\n"
 
 
+async def test_set_based_label_selector(control, run):
+    seed(control, "pods", "a", metadata={"name": "a", "namespace": "default", "labels": {"rev": "1"}})
+    seed(control, "pods", "b", metadata={"name": "b", "namespace": "default", "labels": {"rev": "2"}})
+    seed(control, "pods", "c")
+    assert (await run(["get", "pods", "-l", "rev in (1, 3)", "-o", "name"])).out == "pod/a\n"
+    assert (await run(["get", "pods", "-l", "rev notin (1)", "-o", "name"])).out == "pod/b\npod/c\n"
+    assert (await run(["get", "pods", "-l", "rev in (1,2),rev notin (2)", "-o", "name"])).out == "pod/a\n"
+
+
+@pytest.mark.parametrize("selector", ["rev in 1", "rev in (1", "rev=1,", "rev ~ 1", "-rev"])
+async def test_a_selector_that_cannot_be_parsed_is_an_error_not_an_empty_list(control, run, selector):
+    seed(control, "pods", "a", metadata={"name": "a", "namespace": "default", "labels": {"rev": "1"}})
+    result = await run(["get", "pods", f"--selector={selector}"])
+    assert result.rc == 1 and result.out == ""
+    assert result.err.startswith("error: unable to parse requirement: "), result.err
+    assert "No resources found" not in result.err
+
+
 async def test_no_headers(control, run):
     seed(control, "configmaps", "x")
     result = await run("get cm --no-headers")
