@@ -13,7 +13,8 @@ import copy
 import orjson
 from aiohttp import web
 
-from dataplane.api import ValidationError, admit, keys
+from dataplane.api import FieldError, ValidationError, admit, keys, schema
+from dataplane.api.strict import unknown_fields
 from dataplane.controller.store import RESOURCE_NAMES, Conflict
 from dataplane.runtime.local.podspec import WORKING_DIR_ANNOTATION
 from dataplane.runtime.local.runtime import pod_object
@@ -54,7 +55,11 @@ class ApiServer:
         app.router.add_get("/v1/{resource}", self.list)
         app.router.add_get("/v1/{resource}/{ns}/{name}", self.get)
         app.router.add_delete("/v1/{resource}/{ns}/{name}", self.delete)
-        app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
+        app.router.add_get("/healthz", self.healthz)
+
+    @staticmethod
+    async def healthz(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
 
     # -- apply -----------------------------------------------------------------------------------
 
@@ -104,10 +109,13 @@ class ApiServer:
             name = meta.get("name")
             ns = meta.get("namespace") or "default"
             data = doc.get("data") or {}
+            errs = unknown_fields(doc, schema.CONFIG_MAP)
             if not isinstance(name, str) or not name:
-                raise ValueError("metadata.name: required")
+                errs.append(FieldError("metadata.name", "is required"))
             if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-                raise ValueError("data: must map keys to strings")
+                errs.append(FieldError("data", "must map keys to strings"))
+            if errs:
+                raise ValidationError(errs)
             if ns == SYSTEM_NAMESPACE:
                 plane.check_config(name, data)  # raises naming the key
             return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns, "labels": meta.get("labels") or {}}, "data": data}
@@ -115,7 +123,12 @@ class ApiServer:
             self._remember_working_dir(doc, working_dir)
         ns = meta.get("namespace") or "default"
         previous = plane.store.cache.get((doc["kind"], ns, meta.get("name")))
-        return admit(doc, plane.api_config, previous=previous)
+        obj = admit(doc, plane.api_config, previous=previous)
+        # what only the server writes is accepted (a `get -o yaml` applied again) and ignored
+        obj.pop("status", None)
+        for field in schema.SERVER_METADATA:
+            obj["metadata"].pop(field, None)
+        return obj
 
     @staticmethod
     def _remember_working_dir(doc: dict, working_dir: str) -> None:
