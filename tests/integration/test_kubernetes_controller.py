@@ -242,3 +242,21 @@ async def test_a_standby_serves_the_directory_and_takes_over_when_the_leader_sto
     stop_b.set()
     assert await asyncio.wait_for(task_b, 10) == 0
     assert fake.get(r.LEASE, SYSTEM, "dataplane-controller")["spec"]["holderIdentity"] is None
+
+
+async def test_a_service_with_a_misspelt_field_is_left_alone_as_the_local_api_refuses_it(fake, kube, plane, caplog):
+    # no webhook on the cluster: what kubectl stored is decoded by the controller with the same strict admission
+    typo = admit(yaml.safe_load(LISTING_1))
+    typo["metadata"]["name"] = "typo"
+    typo["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {"runAsNonRoot": True, "runAsNonroot": True}
+    await kube.request("POST", r.SERVICE.path(NS), body=typo)
+    good = admit(yaml.safe_load(LISTING_1))
+    good["metadata"]["name"] = "good"
+    await kube.request("POST", r.SERVICE.path(NS), body=good)
+    await eventually(lambda: fake.get(r.CONFIGURATION, NS, "good"))
+    message = await eventually(lambda: [rec.getMessage() for rec in caplog.records if "typo" in rec.getMessage()])
+    assert set(message) == {  # once per reconcile: a resync may have come first
+        "Service default/typo is not valid: spec.template.spec.containers[0].securityContext.runAsNonroot: "
+        'unknown field; did you mean "runAsNonRoot"?'
+    }
+    assert fake.get(r.CONFIGURATION, NS, "typo") is None and fake.get(r.ROUTE, NS, "typo") is None

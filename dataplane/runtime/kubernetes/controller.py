@@ -1,12 +1,14 @@
 """The shared controller loop with the Kubernetes backend's additions.
 
 No admission webhook runs on the cluster, so a Service, Configuration or Route
-is defaulted and validated here, as the webhook would have done before storing
-it (``kubectl apply`` of a v1 object with fields left out works as with
-Knative). After ``reconcile_route`` the Route's HTTPRoutes are written; Routes are
-re-reconciled when a revision's path changes (the autoscaler moved it between
-Serve and Proxy, or its ready endpoints appeared or vanished); platform
-ConfigMaps are watched in the configured system namespace.
+is decoded strictly, defaulted and validated here by the same ``admit`` as the
+local control API, as the webhook would have done before storing it
+(``kubectl apply`` of a v1 object with fields left out works as with Knative;
+one with a misspelt field is logged as invalid and left alone). After
+``reconcile_route`` the Route's HTTPRoutes are written; Routes are re-reconciled
+when a revision's path changes (the autoscaler moved it between Serve and
+Proxy, or its ready endpoints appeared or vanished); platform ConfigMaps are
+watched in the configured system namespace.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from dataplane.api import ValidationError, default_resource, keys, validate
+from dataplane.api import ValidationError, admit, keys
 from dataplane.api.config import Config
 from dataplane.controller import reconcilers
 from dataplane.controller.loop import Controller, Key
@@ -53,9 +55,8 @@ class KubernetesController(Controller):
         if obj is None:
             return
         cfg = self.config()
-        obj = default_resource(obj, cfg)
         try:
-            validate(obj, cfg)
+            obj = admit(obj, cfg)  # the webhook's strict decoding, defaulting and validation
         except ValidationError as exc:  # the object stays as it is until it is fixed
             log.error("%s %s/%s is not valid: %s", kind, ns, name, exc)
             return
