@@ -271,6 +271,28 @@ def test_invalid_yaml_is_refused_by_the_cli_and_nothing_is_applied(front_door, t
     assert front_door.applied() == before
 
 
+def test_a_misspelt_field_is_refused_by_apply_with_its_path_and_nothing_is_applied(front_door, tmp_path):
+    manifest = tmp_path / "typo.yaml"
+    manifest.write_text(
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: typo\nspec:\n  template:\n"
+        "    spec:\n      containerConcurency: 1\n      containers:\n        - image: example/app\n"
+        "          comand: [sleep, '60']\n"
+    )
+    before = front_door.applied()
+    done = subprocess.run(
+        [sys.executable, "-m", "dataplane", "apply", "-f", str(manifest)],
+        env=dict(os.environ, DATAPLANE_SERVER=front_door.api),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0, done
+    assert 'spec.template.spec.containers[0].comand: unknown field; did you mean "command"?' in done.stderr, done.stderr
+    assert 'spec.template.spec.containerConcurency: unknown field; did you mean "containerConcurrency"?' in done.stderr
+    assert front_door.applied() == before
+    assert "typo" not in front_door.applied("configurations")
+
+
 @pytest.mark.slow
 def test_slow_request_head_times_out_with_408(front_door):
     slow = front_door.slow
