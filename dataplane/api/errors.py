@@ -33,10 +33,7 @@ class ValidationError(Exception):
     reason = "Invalid"
 
     def __init__(self, errors: Iterable[FieldError]):
-        unique: list[FieldError] = []
-        for err in errors:
-            if err not in unique:
-                unique.append(err)
+        unique = list(dict.fromkeys(errors))  # in order; linear even for thousands of errors
         if not unique:
             raise ValueError("ValidationError needs at least one FieldError")
         self.errors: tuple[FieldError, ...] = tuple(unique)

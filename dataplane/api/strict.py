@@ -49,8 +49,16 @@ def unknown_fields(value: Any, schema: Schema, path: str = "") -> list[FieldErro
     return []
 
 
+_CUTOFF = 0.6
+"""difflib's default similarity for a hint."""
+
+
 def _hint(name: str, schema: Struct) -> str:
-    close = difflib.get_close_matches(name, list(schema.fields), n=1)
+    # A name this much longer than every field cannot reach the cutoff (ratio <= 2*short/(long+short));
+    # skipping it keeps a document of huge made-up keys from costing difflib time.
+    if len(name) > max(map(len, schema.fields), default=0) * (2 / _CUTOFF - 1):
+        return ""
+    close = difflib.get_close_matches(name, list(schema.fields), n=1, cutoff=_CUTOFF)
     return f"; did you mean {quote(close[0])}?" if close else ""
 
 

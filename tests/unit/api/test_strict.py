@@ -1,6 +1,7 @@
 """Strict decoding: unknown fields are refused with their full path, as Knative's webhook decodes strictly."""
 
 import copy
+import time
 
 import pytest
 import yaml
@@ -194,3 +195,16 @@ def test_a_v1_field_in_a_v1alpha1_template_is_still_checked():
     doc = listing(LISTING_2, "container:", "containers:\n          - image: x\n            comand: [a]\n          container:")
     assert f"{ALPHA_SPEC}: expected exactly one of container, containers; got both" in messages(doc)
     assert f'{ALPHA_SPEC}.containers[0].comand: unknown field; did you mean "command"?' in messages(doc)
+
+
+def test_a_flood_of_long_made_up_fields_is_refused_in_linear_time():
+    # each error once, and no similarity search for names no field could resemble
+    junk = {f"{'k' * 1000}{i}": 1 for i in range(5000)}
+    doc = with_field(v1_service(), C0, "image", "x")
+    doc["spec"]["template"]["spec"]["containers"][0].update(junk)
+    started = time.monotonic()
+    with pytest.raises(ValidationError) as err:
+        admit(doc)
+    assert time.monotonic() - started < 5.0  # quadratic de-duplication and difflib took ten seconds here
+    assert len(err.value.errors) == 5000
+    assert all(e.message == "unknown field" for e in err.value.errors)
