@@ -147,9 +147,12 @@ def _requirement(tokens: list[str], pos: int) -> tuple[Requirement, int]:
         pos += 1
     elif op in (">", "<"):
         raise _error(f"found '{tokens[pos] if pos < len(tokens) else ''}', expected: identifier")
-    if op in (">", "<") and not re.fullmatch(r"-?[0-9]+", value):
-        raise _error(f"for 'gt', 'lt' operators, the value must be an integer, got {value!r}")
-    _value(value)
+    if op in (">", "<"):
+        # an int64, as kubectl parses it, not a label value: `tier>-1` is fine
+        if not re.fullmatch(r"-?[0-9]{1,19}", value) or not -2**63 <= int(value) < 2**63:
+            raise _error(f"for 'gt', 'lt' operators, the value must be an integer, got {value!r}")
+    else:
+        _value(value)
     return Requirement(key, "=" if op == "==" else op, (value,)), pos
 
 

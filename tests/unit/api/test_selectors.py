@@ -28,6 +28,7 @@ LABELSETS = [NONE, APP, APP_PROD, DEV]
     ("!app,env", [DEV]),
     ("tier>2", [DEV]),
     ("tier<3", []),
+    ("tier>-1", [DEV]),
     ("env=", []),  # the empty value: present and empty
     ("env!=", [APP_PROD, DEV, NONE, APP]),
     ("  app  =  web  ", [APP, APP_PROD]),
@@ -57,6 +58,8 @@ def test_in_with_empty_parentheses_is_the_empty_value():
     ("!app=web", "found '='"),
     ("app ~ web", "found '~'"),
     ("tier>x", "must be an integer"),
+    ("tier>" + "9" * 5000, "must be an integer"),
+    ("tier<99999999999999999999", "must be an integer"),
     ("tier>", "expected: identifier"),
     ("Bad Key", "found 'Key'"),
     ("-app", 'invalid label key "-app"'),
