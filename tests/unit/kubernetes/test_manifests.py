@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from dataplane.api.config import Config
+from dataplane.api.schema import V1, ListOf, Struct
 from dataplane.autoscaler.core import AutoscalerConfig
 from dataplane.cli.main import build_parser
 from dataplane.runtime.kubernetes.sidecar import parse_deployment_config
@@ -132,6 +133,25 @@ def test_the_schemas_reject_what_knative_rejects():
     assert any("70000" in p for p in problems) and any("1001" in p for p in problems)
     service["spec"]["template"]["spec"] = {"containers": [{"image": "x", "bogus": 1}]}
     assert crd_problems(service) == [".spec.template.spec.containers[0].bogus: would be pruned"]
+
+
+def declared_paths(crd: dict, table, path: str = "") -> list[str]:
+    """Fields the CRD declares that the strict decoding table refuses (so kubectl's answer and ours would differ)."""
+    refused = []
+    if crd.get("type") == "array" and isinstance(table, ListOf):
+        return declared_paths(crd["items"], table.item, path + "[]")
+    if isinstance(table, Struct):
+        for name, sub in (crd.get("properties") or {}).items():
+            if name not in table.fields:
+                refused.append(f"{path}.{name}")
+            else:
+                refused += declared_paths(sub, table.fields[name], f"{path}.{name}")
+    return refused
+
+
+@pytest.mark.parametrize("kind", ["Service", "Configuration", "Revision", "Route"])
+def test_every_field_a_crd_declares_is_one_admission_accepts(kind):
+    assert declared_paths(crd_schema(kind), V1[kind]) == []
 
 
 def test_configmaps_parse_with_their_documented_defaults(rendered):
