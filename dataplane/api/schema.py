@@ -177,8 +177,9 @@ REVISION_SPEC = Struct({
     "resourceClaims", "serviceAccount",
 ))
 TEMPLATE = Struct({"metadata": OBJECT_META, "spec": REVISION_SPEC})
+# url is status-only: validation refuses it in spec with that reason
 TRAFFIC_TARGET = Struct(dict.fromkeys(
-    ("tag", "revisionName", "configurationName", "latestRevision", "percent", "url"), LEAF))  # url: validation refuses it
+    ("tag", "revisionName", "configurationName", "latestRevision", "percent", "url"), LEAF))
 
 
 def _kind(spec: Schema) -> Struct:
@@ -198,7 +199,10 @@ REVISION_SPEC_V1ALPHA1 = REVISION_SPEC.extend({
     "container": CONTAINER, "concurrencyModel": LEAF, "buildRef": OPEN, "generation": LEAF, "servingState": LEAF,
 })
 TEMPLATE_V1ALPHA1 = Struct({"metadata": OBJECT_META, "spec": REVISION_SPEC_V1ALPHA1})
-CONFIGURATION_SPEC_V1ALPHA1 = Struct({"revisionTemplate": TEMPLATE_V1ALPHA1, "template": TEMPLATE_V1ALPHA1, "build": OPEN})
+CONFIGURATION_SPEC_V1ALPHA1 = Struct({
+    "revisionTemplate": TEMPLATE_V1ALPHA1, "template": TEMPLATE_V1ALPHA1,
+    "build": OPEN,  # refused by conversion
+})
 TRAFFIC_TARGET_V1ALPHA1 = TRAFFIC_TARGET.extend({"name": LEAF})
 _MODE_CONFIGURATION = {"configuration": CONFIGURATION_SPEC_V1ALPHA1}
 V1ALPHA1 = {

@@ -386,7 +386,8 @@ def _get_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", help="wide|yaml|json|name|jsonpath=TEMPLATE|custom-columns=SPEC")
     parser.add_argument("--template", help="template for -o jsonpath")
     parser.add_argument("-w", "--watch", action="store_true", help="after listing, print a row per change")
-    parser.add_argument("-l", "--selector", help="label selector: k=v, k!=v, k in (a,b), k notin (a,b), k, !k (comma separated)")
+    parser.add_argument("-l", "--selector",
+                        help="label selector: k=v, k!=v, k in (a,b), k notin (a,b), k, !k (comma separated)")
     parser.add_argument("--no-headers", action="store_true", help="omit table headers")
 
 

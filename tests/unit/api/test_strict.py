@@ -170,7 +170,8 @@ def test_v1alpha1_pinned_and_release_errors_name_their_fields():
     pinned = {
         "apiVersion": "serving.knative.dev/v1alpha1", "kind": "Service", "metadata": {"name": "p"},
         "spec": {"pinned": {"revisionName": "Bad", "configuration": {
-            "template": {"spec": {"concurrencyModel": "Single", "container": {"image": "x", "env": [{"name": "PORT"}]}}}}}},
+            "template": {"spec": {"concurrencyModel": "Single",
+                                  "container": {"image": "x", "env": [{"name": "PORT"}]}}}}}},
     }
     assert messages(pinned) == [
         'spec.pinned.configuration.template.spec.container.env[0].name: "PORT" is a reserved environment variable',
@@ -192,7 +193,8 @@ def test_v1alpha1_route_traffic_name_is_reported_as_name():
 
 
 def test_a_v1_field_in_a_v1alpha1_template_is_still_checked():
-    doc = listing(LISTING_2, "container:", "containers:\n          - image: x\n            comand: [a]\n          container:")
+    both = "containers:\n          - image: x\n            comand: [a]\n          container:"
+    doc = listing(LISTING_2, "container:", both)
     assert f"{ALPHA_SPEC}: expected exactly one of container, containers; got both" in messages(doc)
     assert f'{ALPHA_SPEC}.containers[0].comand: unknown field; did you mean "command"?' in messages(doc)
 
