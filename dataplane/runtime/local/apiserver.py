@@ -54,7 +54,12 @@ class ApiServer:
         app.router.add_get("/v1/{resource}", self.list)
         app.router.add_get("/v1/{resource}/{ns}/{name}", self.get)
         app.router.add_delete("/v1/{resource}/{ns}/{name}", self.delete)
-        app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
+        app.router.add_get("/healthz", self.healthz)
+
+    @staticmethod
+    async def healthz(_request: web.Request) -> web.Response:
+        """Up and serving (aiohttp deprecates plain-function handlers, so not a lambda)."""
+        return web.Response(text="ok")
 
     # -- apply -----------------------------------------------------------------------------------
 
