@@ -208,7 +208,7 @@ async def run(args: argparse.Namespace) -> int:
                 install.stop()
             elif args.api:
                 async with aiohttp.ClientSession() as session:
-                    await ControlApi(args.api, session).delete("services", settings.namespace, scenario.service)
+                    await ControlApi(args.api, session, local_token(args.api)).delete("services", settings.namespace, scenario.service)
     print(format_summary(summary))
     print(f"report: {out}\nplot: {out / 'plot.png'}")
     return 0
