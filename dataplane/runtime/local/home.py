@@ -25,14 +25,14 @@ def token_path(home: Path) -> Path:
     return home / TOKEN_FILE
 
 
-def write_token(home: Path) -> str:
-    """A fresh random token, written to ``home/api-token`` with mode 0600, replacing any previous one.
+def write_token(home: Path, token: str | None = None) -> str:
+    """``token`` (default: a fresh random one), written to ``home/api-token`` with mode 0600, replacing any previous one.
 
     Written to a private temporary file and renamed over the old one, so a reader sees the old
     token or the new one, never a partial file, and no moment exists where the file is readable by others.
     """
     home.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
+    token = token or secrets.token_urlsafe(32)
     fd, tmp = tempfile.mkstemp(dir=home, prefix=f".{TOKEN_FILE}.")  # mkstemp creates it 0600
     try:
         with os.fdopen(fd, "w", encoding="ascii") as f:

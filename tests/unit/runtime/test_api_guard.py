@@ -148,6 +148,18 @@ async def plane(tmp_path):
     await plane.stop()
 
 
+async def test_a_second_start_that_cannot_bind_leaves_the_running_one_its_token(plane):
+    port = int(plane.url.rsplit(":", 1)[1])
+    second = ControlPlane(plane.home, router_port=free_port())
+    with pytest.raises(OSError):
+        await second.start("127.0.0.1", port)
+    await second.stop()
+    assert read_token(plane.home) == plane.token
+    doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "still-mine", "namespace": "default"}, "data": {}}
+    status, answer = await call(plane, "POST", "/v1/apply", orjson.dumps({"documents": [doc]}), **{"Content-Type": "application/json"}, **auth(plane))
+    assert status == 200, answer
+
+
 def evil_service(marker) -> dict:
     return {
         "apiVersion": "serving.knative.dev/v1",
