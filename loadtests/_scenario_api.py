@@ -58,14 +58,16 @@ def condition(obj: dict | None, kind: str) -> str | None:
 
 
 class ControlApi:
-    """Calls to one control API; the caller owns ``session``."""
+    """Calls to one control API with its ``token``; the caller owns ``session``."""
 
-    def __init__(self, base_url: str, session: aiohttp.ClientSession):
+    def __init__(self, base_url: str, session: aiohttp.ClientSession, token: str | None = None):
         self.base = base_url.rstrip("/")
         self.session = session
+        # `dataplane up` takes changes only with the token it wrote to its home (api-token)
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def _json(self, method: str, path: str, **kwargs):
-        async with self.session.request(method, self.base + path, **kwargs) as resp:
+        async with self.session.request(method, self.base + path, headers=self.headers, **kwargs) as resp:
             text = await resp.text()
             try:
                 body = await resp.json(content_type=None) if text else None

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from dataplane.ports import free_port
+from dataplane.runtime.local.home import read_token
 from loadtests._launch import wait_port
 
 
@@ -116,6 +117,10 @@ class LocalInstall:
     def api_url(self) -> str:
         """The control API (and the autoscaler under /autoscaler/)."""
         return f"http://127.0.0.1:{self.api_port}"
+
+    def token(self) -> str | None:
+        """The control API token of the running install (None before it has started)."""
+        return read_token(self.home)
 
     def start(self, timeout: float = 30.0) -> None:
         """Start it and wait until both the control API and the router accept connections."""

@@ -27,6 +27,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 
+from dataplane.cli.http import local_token
 from loadtests._scenario_api import ControlApi
 from loadtests._scenario_apps import RUNTIMES, autoscaler_config, host_of
 from loadtests._scenario_defs import SCENARIOS, Scenario, Settings
@@ -147,7 +148,8 @@ async def drive(args: argparse.Namespace, scenario: Scenario, settings: Settings
     (out / "locust-command.txt").write_text(" ".join(cmd) + "\n")
 
     async with aiohttp.ClientSession() as session:
-        api = ControlApi(api_url, session) if api_url else None
+        token = install.token() if install else local_token(api_url or "")
+        api = ControlApi(api_url, session, token) if api_url else None
         if api is not None:
             await apply_setup(api, scenario, settings, out, own_install=install is not None)
         sampler = Sampler(api, session, settings.namespace, metrics_url, local_pods=api is not None) if api else None
@@ -206,7 +208,7 @@ async def run(args: argparse.Namespace) -> int:
                 install.stop()
             elif args.api:
                 async with aiohttp.ClientSession() as session:
-                    await ControlApi(args.api, session).delete("services", settings.namespace, scenario.service)
+                    await ControlApi(args.api, session, local_token(args.api)).delete("services", settings.namespace, scenario.service)
     print(format_summary(summary))
     print(f"report: {out}\nplot: {out / 'plot.png'}")
     return 0

@@ -16,8 +16,10 @@ MAX_BACKOFF = 2.0
 class AutoscalerLink:
     """A WebSocket to the autoscaler's stat server carrying protobuf ``WireStatMessages``."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, token: str = ""):
         self.url = url
+        # `dataplane up`'s stat server takes only the activator it started, which holds its token
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.pending: dict[tuple[str, str], WireStatMessage] = {}
         self.wake = asyncio.Event()
         self.connected = False
@@ -39,7 +41,7 @@ class AutoscalerLink:
         async with aiohttp.ClientSession() as session:
             while True:
                 try:
-                    async with session.ws_connect(self.url, heartbeat=10.0) as ws:
+                    async with session.ws_connect(self.url, heartbeat=10.0, headers=self.headers) as ws:
                         self.connected = True
                         backoff = 0.1
                         while True:
@@ -49,6 +51,10 @@ class AutoscalerLink:
                             batch, self.pending = list(self.pending.values()), {}
                             await ws.send_bytes(encode_messages(batch))
                             self.sent += len(batch)
+                except aiohttp.WSServerHandshakeError as exc:
+                    # refused rather than unreachable: retrying will not help until someone fixes the token
+                    level = logging.WARNING if exc.status in (401, 403) else logging.DEBUG
+                    log.log(level, "autoscaler %s refused the stat connection: %s %s", self.url, exc.status, exc.message)
                 except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as exc:
                     log.debug("autoscaler %s: %s", self.url, exc)
                 finally:

@@ -34,6 +34,8 @@ class ActivatorSettings:
     """Where revisions, pods and routes come from (long-polled JSON snapshots)."""
     autoscaler_url: str = ""
     """WebSocket of the autoscaler's stat server (stats are dropped when empty)."""
+    autoscaler_token: str = ""
+    """Bearer token the stat server asks for, if any (ACTIVATOR_AUTOSCALER_TOKEN only: a flag would show in `ps`)."""
     pod_name: str = ""
     """Name stamped into the stats this activator reports."""
     probe_interval: float = 0.025
@@ -74,6 +76,7 @@ def settings_from(args: argparse.Namespace) -> ActivatorSettings:
         metrics_port=args.metrics_port,
         directory_url=args.directory,
         autoscaler_url=args.autoscaler,
+        autoscaler_token=os.environ.get("ACTIVATOR_AUTOSCALER_TOKEN", ""),
         pod_name=args.pod_name,
         probe_interval=args.probe_interval,
         probe_timeout=args.probe_timeout,
@@ -121,7 +124,7 @@ class Activator:
         s = self.settings
         loop = asyncio.get_running_loop()
         self.stop = asyncio.Event()
-        link = AutoscalerLink(s.autoscaler_url)
+        link = AutoscalerLink(s.autoscaler_url, s.autoscaler_token)
         reporter = StatReporter(s.pod_name, link.send)
         state = ActivatorState(loop, s.limits, s.probe_interval, s.probe_timeout)
         policy = ActivatorPolicy(loop, state, reporter)

@@ -15,6 +15,7 @@ from aiohttp import web
 from dataplane.autoscaler.metrics import CONTENT_TYPE, exposition, registry_for
 from dataplane.autoscaler.service import AutoscalerService
 from dataplane.autoscaler.statserver import StatServer
+from dataplane.guard import Guard
 
 
 def _json(doc, status: int = 200) -> web.Response:
@@ -54,11 +55,12 @@ class AutoscalerApi:
         return web.Response(body=exposition(self.registry), headers={"Content-Type": CONTENT_TYPE})
 
 
-def build_app(service: AutoscalerService) -> web.Application:
-    """An aiohttp application serving the stat server and the API for ``service``."""
+def build_app(service: AutoscalerService, guard: Guard | None = None) -> web.Application:
+    """An aiohttp application serving the stat server and the API for ``service``, behind ``guard`` if given
+    (mounted under another app, it is that app's guard that applies)."""
     api = AutoscalerApi(service)
     stats = StatServer(service)
-    app = web.Application()
+    app = web.Application(middlewares=[guard.middleware] if guard is not None else [])
     app.router.add_get("/", stats.handle)
     app.router.add_get("/stats", stats.handle)
     app.router.add_get("/revisions", api.revisions)

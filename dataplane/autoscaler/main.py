@@ -115,11 +115,15 @@ async def serve(args: argparse.Namespace, config: dict[str, str]) -> None:
     from dataplane.autoscaler.service import AutoscalerService
     from dataplane.directory import DirectoryError, parse_snapshot
     from dataplane.directory.follow import follow_directory
+    from dataplane.guard import Guard
 
     loop = asyncio.get_running_loop()
     publisher = HttpScalePublisher(args.scale_url) if args.scale_url else None
     service = AutoscalerService(publisher, config)
-    runner = web.AppRunner(build_app(service), access_log=None, shutdown_timeout=1.0)
+    # No browser should ever reach the autoscaler: pages (any Origin) are refused. Host is not checked, as
+    # a cluster reaches it by names it does not know; with AUTOSCALER_TOKEN set, stat senders must present it.
+    guard = Guard(token=os.environ.get("AUTOSCALER_TOKEN", ""), token_hint="the autoscaler's AUTOSCALER_TOKEN")
+    runner = web.AppRunner(build_app(service, guard), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     tasks: list[asyncio.Task] = []
     try:

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from dataplane.api import selectors
 from dataplane.cli import kinds
-from dataplane.cli.http import ApiError, Client, Unreachable, path, server_url
+from dataplane.cli.http import ApiError, Client, Unreachable, local_token, path, server_url
 from dataplane.cli.kinds import Kind, UnknownType
 from dataplane.cli.printers import Output, OutputError, TablePrinter, describe
 
@@ -87,7 +87,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _client(args: argparse.Namespace) -> Client:
-    return Client(server_url(args.server))
+    url = server_url(args.server)
+    return Client(url, token=local_token(url))
 
 
 def _with_words(parser: argparse.ArgumentParser, options: Callable[[argparse.ArgumentParser], None], metavar: str) -> None:

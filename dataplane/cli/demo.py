@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,12 +17,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from dataplane.runtime.local.home import default_home, read_token
+
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "knative-example"
 
 
-def _call(api: str, path: str, body: dict | None = None) -> dict:
+def _call(api: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(api + path, data=data, method="POST" if data else "GET", headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(api + path, data=data, method="POST" if data else "GET", headers=headers)
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
@@ -56,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dev.sh up", description=__doc__)
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--api-port", type=int, default=8081)
-    parser.add_argument("--home", default=os.environ.get("DATAPLANE_HOME", str(Path.home() / ".dataplane")))
+    parser.add_argument("--home", type=Path, default=default_home())
     args = parser.parse_args(argv)
     api = f"http://127.0.0.1:{args.api_port}"
     up = subprocess.Popen(
-        [sys.executable, "-m", "dataplane", "up", "--port", str(args.port), "--api-port", str(args.api_port), "--home", args.home]
+        [sys.executable, "-m", "dataplane", "up", "--port", str(args.port), "--api-port", str(args.api_port), "--home", str(args.home)]
     )
     stopping = False
 
@@ -77,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         import yaml
 
         docs = list(yaml.safe_load_all((SAMPLE / "app.yaml").read_text()))
-        result = _call(api, "/v1/apply", {"documents": docs, "workingDir": str(SAMPLE)})
+        # written before the API listens, so it is there once _wait_api returns
+        result = _call(api, "/v1/apply", {"documents": docs, "workingDir": str(SAMPLE)}, token=read_token(args.home))
         for r in result["results"]:
             print(f"service.serving.knative.dev/{r['name']} {r['action']}", flush=True)
         deadline = time.monotonic() + 60

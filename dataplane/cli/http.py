@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from typing import Any, Self
 from urllib.parse import quote, urlencode, urlsplit
 
+from dataplane.runtime.local.home import default_home, read_token
+
 DEFAULT_SERVER = "http://127.0.0.1:8081"
 REQUEST_TIMEOUT = 60.0
 """Seconds to wait for a non-streaming response."""
@@ -34,6 +36,17 @@ def server_url(flag: str | None) -> str:
     return url if "://" in url else f"http://{url}"
 
 
+def local_token(url: str) -> str | None:
+    """The token `dataplane up` wrote to ``$DATAPLANE_HOME`` when ``url`` is on this machine, else None.
+
+    A server elsewhere is not the one that wrote it, and is not sent it.
+    """
+    host = (urlsplit(url).hostname or "").lower()
+    if host not in ("localhost", "::1") and not host.startswith("127."):
+        return None
+    return read_token(default_home())
+
+
 def path(*segments: str) -> str:
     """``/v1/<segment>/...`` with each segment escaped."""
     return "/v1/" + "/".join(quote(s, safe="") for s in segments)
@@ -42,7 +55,7 @@ def path(*segments: str) -> str:
 class Client:
     """One control server; a fresh connection per request (loopback makes reuse not worth its failure modes)."""
 
-    def __init__(self, base_url: str, timeout: float = REQUEST_TIMEOUT):
+    def __init__(self, base_url: str, timeout: float = REQUEST_TIMEOUT, token: str | None = None):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise Unreachable(f"invalid server URL {base_url!r}")
@@ -51,6 +64,7 @@ class Client:
         self._port = parts.port or (443 if self._https else 80)
         self._prefix = parts.path.rstrip("/")
         self._timeout = timeout
+        self._token = token
 
     @property
     def address(self) -> str:
@@ -96,6 +110,8 @@ class Client:
         conn = cls(self._host, self._port, timeout=timeout)
         url = self._prefix + target + (f"?{urlencode(query)}" if query else "")
         headers = {"Accept": "application/json", "User-Agent": "dataplane-cli"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
         data = None
         if body is not None:
             data = json.dumps(body, ensure_ascii=False).encode()

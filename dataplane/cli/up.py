@@ -14,6 +14,8 @@ import signal
 import sys
 from pathlib import Path
 
+from dataplane.runtime.local.home import default_home, token_path
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("DATAPLANE_PORT", "8080")), help="where requests enter (default 8080)")
@@ -22,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--home",
         type=Path,
-        default=Path(os.environ.get("DATAPLANE_HOME", Path.home() / ".dataplane")),
-        help="state and logs (default $DATAPLANE_HOME or ~/.dataplane)",
+        default=default_home(),
+        help="state, logs and the control API token (default $DATAPLANE_HOME or ~/.dataplane)",
     )
     parser.add_argument("--drain-quiet", type=float, default=1.0, help="seconds a stopping pod's queue-proxy waits without new requests")
 
@@ -52,14 +54,18 @@ async def serve(args: argparse.Namespace) -> int:
         await plane.stop()
         raise
     api = f"http://127.0.0.1:{args.api_port}"
+    # the token goes in the environment, which other users cannot read, rather than in argv, which `ps` shows
+    activator_env = dict(os.environ, ACTIVATOR_AUTOSCALER_TOKEN=plane.token)
     activator = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "dataplane", "activator",
         "--bind", args.host, "--port", str(args.port), "--metrics-port", "0",
         "--directory", f"{api}/v1/directory",
         "--autoscaler", f"ws://127.0.0.1:{args.api_port}/autoscaler/stats",
         "--pod-name", "activator-local", "--drain-delay", "0",
+        env=activator_env,
     )  # fmt: skip
-    print(f"dataplane is up: requests on http://{args.host}:{args.port}, control API on {api}, state in {args.home}", flush=True)
+    where = f"control API on {api} (token in {token_path(args.home)}), state in {args.home}"
+    print(f"dataplane is up: requests on http://{args.host}:{args.port}, {where}", flush=True)
     waiter = asyncio.ensure_future(activator.wait())
     stopper = asyncio.ensure_future(stop.wait())
     await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)

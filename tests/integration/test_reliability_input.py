@@ -102,8 +102,11 @@ def get(port: int, path: str) -> tuple[int, bytes]:
     return int(head.split(b" ", 2)[1]), body
 
 
-def api_call(base: str, method: str, path: str, body: bytes | None = None) -> tuple[int, object]:
-    request = urllib.request.Request(base + path, data=body, method=method, headers={"Content-Type": "application/json"})
+def api_call(base: str, method: str, path: str, body: bytes | None = None, token: str | None = None) -> tuple[int, object]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(base + path, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:
             return resp.status, json.loads(resp.read() or b"null")
@@ -161,6 +164,10 @@ class FrontDoor:
     def api(self) -> str:
         return self.install.api_url
 
+    @property
+    def token(self) -> str | None:
+        return self.install.token()
+
     def applied(self, resource: str = "services") -> set[str]:
         status, body = api_call(self.api, "GET", f"/v1/{resource}?allNamespaces=1")
         assert status == 200, body
@@ -176,7 +183,7 @@ def front_door(tmp_path_factory):
     slow = None
     try:
         docs = [autoscaler_config(), recorder_service("target", record, annotations={"min-scale": "1"})]
-        status, body = api_call(install.api_url, "POST", "/v1/apply", json.dumps({"documents": docs}).encode())
+        status, body = api_call(install.api_url, "POST", "/v1/apply", json.dumps({"documents": docs}).encode(), install.token())
         assert status == 200, body
         deadline = time.monotonic() + 60
         while get(install.port, "/?id=warm-up")[0] != 200:
@@ -211,16 +218,16 @@ def test_malformed_request_is_refused_by_the_router(front_door, case):
 
 def test_invalid_json_body_is_refused(front_door):
     before = front_door.applied()
-    status, body = api_call(front_door.api, "POST", "/v1/apply", b'{"documents": [')
+    status, body = api_call(front_door.api, "POST", "/v1/apply", b'{"documents": [', front_door.token)
     assert status == 400 and "JSON" in body["error"], body
-    status, body = api_call(front_door.api, "POST", "/v1/apply", b'{"documents": {"kind": "Service"}}')
+    status, body = api_call(front_door.api, "POST", "/v1/apply", b'{"documents": {"kind": "Service"}}', front_door.token)
     assert status == 400 and "documents" in body["error"], body
     assert front_door.applied() == before
 
 
 def test_unknown_kind_is_refused(front_door):
     doc = {"apiVersion": "serving.knative.dev/v1", "kind": "Revision", "metadata": {"name": "hand-made"}, "spec": {}}
-    status, body = api_call(front_door.api, "POST", "/v1/apply", json.dumps({"documents": [doc]}).encode())
+    status, body = api_call(front_door.api, "POST", "/v1/apply", json.dumps({"documents": [doc]}).encode(), front_door.token)
     assert status == 400 and "Revision" in body["error"], body
     assert "hand-made" not in front_door.applied("revisions")
 
@@ -231,7 +238,7 @@ def test_invalid_resources_get_field_paths_and_nothing_is_applied(front_door, tm
     bad["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": 99999}]
     bad["spec"]["traffic"] = [{"latestRevision": True, "percent": 90}]
     before = front_door.applied()
-    status, body = api_call(front_door.api, "POST", "/v1/apply", json.dumps({"documents": [good, bad]}).encode())
+    status, body = api_call(front_door.api, "POST", "/v1/apply", json.dumps({"documents": [good, bad]}).encode(), front_door.token)
     assert status == 422, body
     paths = {(d["document"], d["path"]) for d in body["details"]}
     expected = {
@@ -247,7 +254,7 @@ def test_invalid_resources_get_field_paths_and_nothing_is_applied(front_door, tm
 
 def test_invalid_platform_config_names_the_key_and_keeps_the_old(front_door):
     doc = autoscaler_config(stable_window="1s")
-    status, body = api_call(front_door.api, "POST", "/v1/apply", json.dumps({"documents": [doc]}).encode())
+    status, body = api_call(front_door.api, "POST", "/v1/apply", json.dumps({"documents": [doc]}).encode(), front_door.token)
     assert status == 422, body
     assert any("stable-window" in d["message"] or "stable-window" in d["path"] for d in body["details"]), body
     status, cm = api_call(front_door.api, "GET", "/v1/configmaps/knative-serving/config-autoscaler")

@@ -283,7 +283,7 @@ class Plane:
         """Start it; apply ``config`` (default: :func:`autoscaler_config`) unless ``configure`` is false."""
         await asyncio.to_thread(self.install.start)
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        self.api = ControlApi(self.install.api_url, self.session)
+        self.api = ControlApi(self.install.api_url, self.session, self.install.token())
         if configure:
             await self.api.apply([config or autoscaler_config()])
         return self

@@ -46,7 +46,8 @@ class Up:
         self.workdir.mkdir()
         shutil.copy(SAMPLE / "index.js", self.workdir / "index.js")
         self.port, self.api_port = free_port(), free_port()
-        self.env = dict(os.environ, DATAPLANE_SERVER=f"http://127.0.0.1:{self.api_port}")
+        # the CLI finds the server's token where `dataplane up --home` wrote it
+        self.env = dict(os.environ, DATAPLANE_SERVER=f"http://127.0.0.1:{self.api_port}", DATAPLANE_HOME=str(tmp / "home"))
         self.proc = Proc(
             [
                 sys.executable,

@@ -58,7 +58,8 @@ class ApiServer:
         app.router.add_get("/healthz", self.healthz)
 
     @staticmethod
-    async def healthz(request: web.Request) -> web.Response:
+    async def healthz(_request: web.Request) -> web.Response:
+        """Up and serving (aiohttp deprecates plain-function handlers, so not a lambda)."""
         return web.Response(text="ok")
 
     # -- apply -----------------------------------------------------------------------------------

@@ -15,8 +15,10 @@ from dataplane.autoscaler.core import AutoscalerConfig
 from dataplane.autoscaler.service import AutoscalerService
 from dataplane.controller.loop import Controller
 from dataplane.directory import parse_snapshot
+from dataplane.guard import Guard
 from dataplane.runtime.local.apiserver import SYSTEM_NAMESPACE, ApiServer
 from dataplane.runtime.local.directory import DirectoryPublisher
+from dataplane.runtime.local.home import read_token, token_path, write_token
 from dataplane.runtime.local.runtime import LocalRuntime
 from dataplane.runtime.local.store import SqliteStore
 
@@ -45,6 +47,8 @@ class ControlPlane:
         self.runtime.subscribe(self.controller.on_runtime_event)
         self.tasks: list[asyncio.Task] = []
         self.runner: web.AppRunner | None = None
+        self.token = ""
+        """The control API token of this start (also in ``home/api-token``)."""
 
     # -- platform configuration ------------------------------------------------------------------
 
@@ -116,14 +120,27 @@ class ControlPlane:
         from dataplane.runtime.local.store import now_rfc3339
 
         self.started_at = now_rfc3339()
-        app = web.Application(client_max_size=16 << 20)
+        # A new token each start: one read by anyone from an earlier run is worth nothing now. Written
+        # before the port opens, so a client that sees the port open reads this start's token.
+        previous = read_token(self.home)
+        self.token = write_token(self.home)
+        hint = f"{token_path(self.home)} (the dataplane CLI reads the one in $DATAPLANE_HOME)"
+        guard = Guard.loopback(api_port, api_host, self.token, hint)
+        # the guard covers every route, the autoscaler's stat WebSocket under /autoscaler/ included
+        app = web.Application(client_max_size=16 << 20, middlewares=[guard.middleware])
         ApiServer(self).routes(app)
         app.add_subapp("/autoscaler/", build_app(self.autoscaler))
         if extra_routes is not None:
             extra_routes(app)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()
-        await web.TCPSite(self.runner, api_host, api_port).start()
+        try:
+            await web.TCPSite(self.runner, api_host, api_port).start()
+        except OSError:
+            # most likely a `dataplane up` already serving this home: leave it the token its clients hold
+            if previous is not None:
+                write_token(self.home, previous)
+            raise
         loop = asyncio.get_running_loop()
         self.tasks.append(loop.create_task(self.controller.run()))
         self.controller.resync()
