@@ -267,7 +267,7 @@ def test_invalid_yaml_is_refused_by_the_cli_and_nothing_is_applied(front_door, t
     before = front_door.applied()
     done = subprocess.run(
         [sys.executable, "-m", "dataplane", "apply", "-f", str(manifest)],
-        env=dict(os.environ, DATAPLANE_SERVER=front_door.api),
+        env=dict(os.environ, DATAPLANE_SERVER=front_door.api, DATAPLANE_HOME=str(front_door.install.home)),
         capture_output=True,
         text=True,
         timeout=60,
@@ -288,7 +288,7 @@ def test_a_misspelt_field_is_refused_by_apply_with_its_path_and_nothing_is_appli
     before = front_door.applied()
     done = subprocess.run(
         [sys.executable, "-m", "dataplane", "apply", "-f", str(manifest)],
-        env=dict(os.environ, DATAPLANE_SERVER=front_door.api),
+        env=dict(os.environ, DATAPLANE_SERVER=front_door.api, DATAPLANE_HOME=str(front_door.install.home)),
         capture_output=True,
         text=True,
         timeout=60,
