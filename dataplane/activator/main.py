@@ -46,6 +46,9 @@ class ActivatorSettings:
     """After SIGTERM, seconds of failing readiness (still serving) before the listener closes."""
     report_interval: float = 1.0
     """Seconds between stat reports to the autoscaler."""
+    trust_revision_headers: bool = False
+    """Route by a request's ``Knative-Serving-Revision``/``-Namespace`` headers. Only behind a hop of the
+    platform that sets them (the Gateway on Kubernetes); off, a client's copies are ignored and dropped."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-queued-bytes", type=int, default=int(env("ACTIVATOR_MAX_QUEUED_BYTES", str(64 << 20))))
     parser.add_argument("--max-wait", type=float, default=float(env("ACTIVATOR_MAX_WAIT", "600")), help="seconds a request may wait for capacity")
     parser.add_argument("--drain-delay", type=float, default=float(env("ACTIVATOR_DRAIN_DELAY", "45")))
+    parser.add_argument(
+        "--trust-revision-headers",
+        action="store_true",
+        default=env("ACTIVATOR_TRUST_REVISION_HEADERS", "") in ("1", "true"),
+        help="route by Knative-Serving-Revision/-Namespace (only behind a Gateway that sets them)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> ActivatorSettings:
@@ -79,6 +88,7 @@ def settings_from(args: argparse.Namespace) -> ActivatorSettings:
         probe_timeout=args.probe_timeout,
         limits=QueueLimits(args.max_queued, args.max_queued_bytes, args.max_wait),
         drain_delay=args.drain_delay,
+        trust_revision_headers=args.trust_revision_headers,
     )
 
 
@@ -124,7 +134,7 @@ class Activator:
         link = AutoscalerLink(s.autoscaler_url)
         reporter = StatReporter(s.pod_name, link.send)
         state = ActivatorState(loop, s.limits, s.probe_interval, s.probe_timeout)
-        policy = ActivatorPolicy(loop, state, reporter)
+        policy = ActivatorPolicy(loop, state, reporter, trust_revision_headers=s.trust_revision_headers)
         state.on_removed = policy.revision_removed
         state.on_applied = policy.directory_changed
         metrics = LocalEndpoints({b"/metrics": lambda conn, head: _scrape(conn, policy)})

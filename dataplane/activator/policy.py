@@ -1,8 +1,12 @@
 """The activator's per-request policy on the proxy engine: find the revision, wait for room, forward.
 
-A request names its revision by the ``Knative-Serving-Revision`` and
-``-Namespace`` headers (set by a router in front), or by its Host when the
-activator is the router itself. It then waits in that revision's throttler until
+A request names its revision by its Host (``<route>.<ns>.<domain>``, or
+``<tag>-<route>.<ns>.<domain>`` for one revision), or, only when the policy is told
+to trust them (``trust_revision_headers``: on Kubernetes, where the Gateway in front
+sets them per traffic split), by the ``Knative-Serving-Revision`` and ``-Namespace``
+headers. A client's copies are otherwise ignored and dropped: the router is the
+ingress, and those headers would let any client pick any revision past its Routes,
+and even wake one that is in no Route. It then waits in that revision's throttler until
 a pod has room, and goes to that pod's queue-proxy with Knative's activator
 headers, plus ``X-Activator-Wait-Ms``: how long it waited for capacity.
 """
@@ -91,8 +95,17 @@ class Ticket:
 class ActivatorPolicy:
     """Routing, throttling and stats for every revision the directory knows."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, state, reporter, rng: random.Random | None = None):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        state,
+        reporter,
+        rng: random.Random | None = None,
+        trust_revision_headers: bool = False,
+    ):
         self.loop = loop
+        # whether the hop in front is the platform's (a Gateway that sets the revision headers)
+        self.trust_revision_headers = trust_revision_headers
         self.state = state  # dataplane.activator.state.ActivatorState
         self.reporter = reporter
         self.rng = rng or random.Random()
@@ -119,7 +132,7 @@ class ActivatorPolicy:
         if b"k-network-probe" in found or b"k-kubelet-probe" in found or found.get(b"user-agent", b"").startswith(b"kube-probe/"):
             self._probe(conn, found)
             return
-        name = found.get(b"knative-serving-revision")
+        name = found.get(b"knative-serving-revision") if self.trust_revision_headers else None
         if name is not None:
             ns = found.get(b"knative-serving-namespace")
             target = self._by_headers.get((ns, name))

@@ -34,7 +34,8 @@ class Rig:
         self.port = 0
         self.metrics_port = 0
 
-    async def start(self, *args: str) -> Rig:
+    async def start(self, *args: str, trust_revision_headers: bool = True) -> Rig:
+        """Start the activator; it trusts the revision headers (as on Kubernetes) unless told not to (the router)."""
         await self.directory.start()
         await self.sink.start()
         self.port, self.metrics_port = free_port(), free_port()
@@ -47,6 +48,7 @@ class Rig:
             "--autoscaler", self.sink.url,
             "--pod-name", "activator-test",
             "--drain-delay", "0.5",
+            *(("--trust-revision-headers",) if trust_revision_headers else ()),
             *args,
         )  # fmt: skip
         self.procs.append(await asyncio.to_thread(Proc, cmd, None, self.port))
