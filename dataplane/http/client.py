@@ -175,7 +175,7 @@ class ClientConnection(asyncio.Protocol):
     def _start_request(self) -> None:
         buf = self.buf
         try:
-            head = parse_request_head(buf, self.config.max_head_size)
+            head = parse_request_head(buf, self.config.max_head_size, self.config.max_headers)
         except HttpError as exc:
             self._reject(exc.status, exc.reason)
             return
@@ -393,7 +393,7 @@ class ClientConnection(asyncio.Protocol):
             if self.head is not None and not self.responded:
                 self.responded = True
                 self.status = 500
-                self.send(heads.simple_response(500, b"internal error", True))
+                self.send(heads.simple_response(500, b"internal error", True, None, self.head.method == b"HEAD"))
                 self._close()
             else:
                 self._abort()

@@ -135,6 +135,7 @@ cdef class ClientConnection:
     cdef public double last_write
     # the config's limits, read once
     cdef readonly Py_ssize_t max_head_size
+    cdef Py_ssize_t max_headers
     cdef Py_ssize_t max_buffered_body
     cdef double header_timeout
     cdef double keepalive_timeout
@@ -186,6 +187,7 @@ cdef class ClientConnection:
         self.started_at = 0.0
         self.last_write = 0.0
         self.max_head_size = config.max_head_size
+        self.max_headers = config.max_headers
         self.max_buffered_body = config.max_buffered_body
         self.header_timeout = config.header_timeout
         self.keepalive_timeout = config.keepalive_timeout
@@ -299,7 +301,7 @@ cdef class ClientConnection:
         cdef Py_ssize_t head_len, n
         buf = self.buf
         try:
-            head = parse_request_head(buf, self.max_head_size)
+            head = parse_request_head(buf, self.max_head_size, self.max_headers)
         except HttpError as exc:
             self._reject(exc.status, exc.reason)
             return 0
@@ -549,7 +551,7 @@ cdef class ClientConnection:
             if self.head is not None and not self.responded:
                 self.responded = True
                 self.status = 500
-                self.send(_simple_response_bytes(500, b"internal error", True, None, False, TEXT))
+                self.send(_simple_response_bytes(500, b"internal error", True, None, self.head_only, TEXT))
                 self._close()
             else:
                 self._abort()

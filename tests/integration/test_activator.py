@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections import Counter
 
@@ -317,3 +318,28 @@ async def test_stats_are_pushed_every_second(rig):
     assert mine[0].stat.average_concurrent_requests == 1.0  # the immediate fast-path stat
     assert mine[0].stat.pod_name == "activator-test"
     assert max(m.stat.average_concurrent_requests for m in mine[1:]) > 2.0
+
+
+async def test_router_routes_an_absolute_form_target_by_its_authority_and_trusts_no_revision_header(rig):
+    await rig.start(trust_revision_headers=False)  # as `dataplane up` runs it
+    routed, reserve = await rig.pod(), await rig.pod()
+    routes = [{"namespace": NS, "name": "hello", "hosts": ["hello.default.example.com"], "traffic": [{"revisionName": "hello-00001", "percent": 100}]}]
+    rig.directory.publish([revision("hello-00001", [routed]), revision("reserve-00001", [reserve])], routes)
+    await rig.settle()
+    await asyncio.sleep(0.3)
+    reply = await raw_exchange(
+        rig.port,
+        b"GET http://hello.default.example.com/echo?x=1 HTTP/1.1\r\nHost: nope.example.com\r\n"
+        b"Knative-Serving-Revision: reserve-00001\r\nKnative-Serving-Namespace: default\r\nConnection: close\r\n\r\n",
+    )
+    assert status_of(reply) == 200, reply
+    seen = json.loads(reply.partition(b"\r\n\r\n")[2])
+    got = {k.lower(): v for k, v in seen["headers"]}
+    # RFC 9112 §3.2.2: the target's authority wins; the app sees one consistent request
+    assert (seen["path"], got["host"]) == ("/echo?x=1", "hello.default.example.com")
+    assert "knative-serving-revision" not in got and "knative-serving-namespace" not in got
+    async with session() as s:
+        assert await app_count(s, reserve) == 0  # the reserve revision was neither reached nor counted
+        status, _, _ = await fetch(s, rig.url + "/", headers={"Host": "nope.example.com", "Knative-Serving-Revision": "reserve-00001", "Knative-Serving-Namespace": NS})
+        assert status == 404
+        assert await app_count(s, reserve) == 1  # the previous /count call

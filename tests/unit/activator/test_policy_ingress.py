@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+
+import pytest
+
+from dataplane.activator.main import add_arguments, settings_from
 from dataplane.directory import RouteTable
 from tests.unit.activator.rig import NS, request
 
@@ -45,3 +50,14 @@ def test_trusted_revision_headers_still_pick_the_revision(rig):
     client = rig.client()
     pod, data, response = rig.roundtrip(client, request(host=HOST, revision="reserve-00001"))
     assert pod.name.startswith("reserve-00001") and response.status == 200
+
+
+def test_header_count_limit_is_a_flag():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert settings_from(parser.parse_args(["--directory", "http://x"])).max_headers == 100
+    assert settings_from(parser.parse_args(["--max-headers", "300"])).max_headers == 300
+    with pytest.raises(ValueError, match="--max-headers: must be >= 1"):
+        settings_from(parser.parse_args(["--max-headers", "0"]))
+    assert not settings_from(parser.parse_args([])).trust_revision_headers
+    assert settings_from(parser.parse_args(["--trust-revision-headers"])).trust_revision_headers
