@@ -129,7 +129,7 @@ async def test_queue_bound_sheds_exactly_the_excess(rig):
         await asyncio.sleep(1.0)
         shed = [f.result() for f in pending if f.done()]
         assert len(shed) == 30
-        assert all(r[0] == 503 and r[1] == "revision queue is full" and r[2]["Retry-After"] == "1" for r in shed)
+        assert all(r[0] == 503 and r[1].startswith("revision queue is full (request id ") and r[2]["Retry-After"] == "1" for r in shed)
         pod = await rig.pod()
         rig.directory.publish([revision("hello-00001", [pod])])
         results = await asyncio.gather(*pending)
@@ -142,7 +142,7 @@ async def test_wait_past_timeout_is_504(rig):
     await rig.settle()
     async with session() as s:
         status, text, _ = await fetch(s, rig.url + "/", headers={"Knative-Serving-Revision": "hello-00001", "Knative-Serving-Namespace": NS})
-    assert (status, text) == (504, "activator request timeout")
+    assert status == 504 and text.startswith("activator request timeout (request id ")
 
 
 async def test_new_pod_takes_queued_requests_at_once(rig):
@@ -214,9 +214,9 @@ async def test_host_routing_split_tags_and_unknown_hosts(rig):
             assert (await fetch(s, rig.url + "/", headers={"Host": "v2-hello.default.example.com"}))[0] == 200
         assert await app_count(s, b) == cb + 10 + 1  # +1: the previous /count call
         status, text, _ = await fetch(s, rig.url + "/", headers={"Host": "nope.example.com"})
-        assert (status, text) == (404, "no route for host nope.example.com")
+        assert status == 404 and text.startswith("no route for host nope.example.com (request id ")
         status, text, _ = await fetch(s, rig.url + "/", headers={"Knative-Serving-Revision": "missing", "Knative-Serving-Namespace": NS})
-        assert (status, text) == (404, "revision not found: default/missing")
+        assert status == 404 and text.startswith("revision not found: default/missing (request id ")
 
 
 async def test_headers_sent_to_the_pod(rig):
@@ -229,10 +229,13 @@ async def test_headers_sent_to_the_pod(rig):
             rig.url + "/echo", headers={"Host": "hello.default.example.com", "Knative-Serving-Revision": "hello-00001", "Knative-Serving-Namespace": NS}
         ) as r:
             seen = await r.json()
+            returned = r.headers.getall("X-Request-Id")
     got = {k.lower(): v for k, v in seen["headers"]}
     assert got["host"] == "hello.default.example.com"  # restored by the queue-proxy from K-Original-Host
-    assert got["k-proxy-request"] == "activator"
-    assert "knative-serving-revision" not in got and "k-original-host" not in got
+    for gone in ("k-proxy-request", "knative-serving-revision", "knative-serving-namespace", "k-original-host"):
+        assert gone not in got  # read by the queue-proxy, never the app's
+    assert got["x-forwarded-proto"] == "http" and got["forwarded"] == "for=127.0.0.1;proto=http, for=127.0.0.1;proto=http"
+    assert returned == [got["x-request-id"]]  # made by the activator, the first hop; returned once
     assert got["x-forwarded-for"].startswith("127.0.0.1")
 
 

@@ -16,6 +16,7 @@ from dataplane.activator.reporter import StatReporter
 from dataplane.activator.state import ActivatorState
 from dataplane.activator.throttler import PodTracker, QueueLimits, RevisionThrottler
 from dataplane.directory import RevisionInfo
+from dataplane.http.requestid import RequestIds
 from tests.unit.engine.fakes import FakeLoop, FakeTransport, fake_pool_type
 
 NS = "default"
@@ -95,6 +96,7 @@ class Rig:
         self.policy = ActivatorPolicy(
             self.loop, self.state, self.reporter, rng=random.Random(seed), trust_revision_headers=trust_revision_headers
         )
+        self.policy.ids = RequestIds(b"rid")  # ids rid-1, rid-2, ... in request order
         self.pods: list[PodTracker] = []
         self.clients: list[Client] = []
 

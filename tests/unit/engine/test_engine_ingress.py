@@ -133,3 +133,60 @@ def test_head_answered_with_500_after_a_policy_error_gets_no_body(edge, loop):
     assert sent.startswith(b"HTTP/1.1 500 Internal Server Error\r\n") and sent.endswith(b"Content-Length: 14\r\nConnection: close\r\n\r\n")
     assert [c["exception"].args for c in loop.errors] == [("policy bug",)]
     loop.errors.clear()
+
+
+# -- the request id --------------------------------------------------------------------------------
+
+
+class WithId(ForwardAll):
+    """Forwards every request with the id the test names, as a policy sets it."""
+
+    def __init__(self, engine, pool, rid=b"id-1"):
+        super().__init__(engine, pool)
+        self.rid = rid
+
+    def on_request(self, conn, head):
+        conn.request_id = self.rid
+        conn.response_extra = [(b"X-Extra", b"1")]
+        super().on_request(conn, head)
+
+    def on_rejected(self, conn, status):
+        super().on_rejected(conn, status)
+        conn.request_id = b"refused-1"
+
+
+def with_id_edge(engine, edge):
+    e = edge(None)
+    e.policy = WithId(engine, e.pool)
+    e.client.policy = e.policy
+    return e
+
+
+def test_the_request_id_goes_back_on_the_upstreams_response_once(engine, edge):
+    e = with_id_edge(engine, edge)
+    e.client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    e.pool.opened[0].data_received(OK)
+    assert e.transport.take() == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Extra: 1\r\nX-Request-Id: id-1\r\n\r\nhi"
+    e.client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    e.pool.opened[0].data_received(b"HTTP/1.1 200 OK\r\nx-REQUEST-id: id-1\r\nContent-Length: 0\r\n\r\n")
+    assert e.transport.take() == b"HTTP/1.1 200 OK\r\nx-REQUEST-id: id-1\r\nContent-Length: 0\r\nX-Extra: 1\r\n\r\n"
+
+
+def test_the_engines_own_errors_name_the_request_id(engine, edge):
+    e = with_id_edge(engine, edge)
+    e.client.data_received(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n")
+    e.pool.opened[0].transport.lose()
+    body = b"upstream closed the connection (request id id-1)"
+    assert e.transport.take() == (
+        b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+        b"X-Extra: 1\r\nX-Request-Id: id-1\r\nConnection: close\r\n\r\n" % len(body)
+    )  # a HEAD: the length of the body, not the body
+
+
+def test_a_refusal_asks_the_policy_first_so_it_can_carry_an_id(engine, edge):
+    e = with_id_edge(engine, edge)
+    e.client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\nHost: i\r\n\r\n")
+    assert e.transport.take() == (
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 37\r\n"
+        b"X-Request-Id: refused-1\r\nConnection: close\r\n\r\nduplicate host (request id refused-1)"
+    )
