@@ -49,8 +49,10 @@ class ActivatorSettings:
     max_headers: int = 100
     """Most header field lines in a request head (431 beyond)."""
     trust_revision_headers: bool = False
-    """Route by a request's ``Knative-Serving-Revision``/``-Namespace`` headers. Only behind a hop of the
-    platform that sets them (the Gateway on Kubernetes); off, a client's copies are ignored and dropped."""
+    """Route by a request's ``Knative-Serving-Revision``/``-Namespace`` headers, and keep what the hop in front
+    says in ``K-Original-Host``, ``Knative-Serving-Tag``/``-Default-Route`` and ``X-Forwarded-Proto``. Only behind a
+    hop of the platform that sets them (the Gateway on Kubernetes); off (the router), a client's copies are ignored
+    and dropped."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
