@@ -48,6 +48,13 @@ class ActivatorSettings:
     """After SIGTERM, seconds of failing readiness (still serving) before the listener closes."""
     report_interval: float = 1.0
     """Seconds between stat reports to the autoscaler."""
+    max_headers: int = 100
+    """Most header field lines in a request head (431 beyond)."""
+    trust_revision_headers: bool = False
+    """Route by a request's ``Knative-Serving-Revision``/``-Namespace`` headers, and keep what the hop in front
+    says in ``K-Original-Host``, ``Knative-Serving-Tag``/``-Default-Route`` and ``X-Forwarded-Proto``. Only behind a
+    hop of the platform that sets them (the Gateway on Kubernetes); off (the router), a client's copies are ignored
+    and dropped."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,10 +71,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-queued-bytes", type=int, default=int(env("ACTIVATOR_MAX_QUEUED_BYTES", str(64 << 20))))
     parser.add_argument("--max-wait", type=float, default=float(env("ACTIVATOR_MAX_WAIT", "600")), help="seconds a request may wait for capacity")
     parser.add_argument("--drain-delay", type=float, default=float(env("ACTIVATOR_DRAIN_DELAY", "45")))
+    parser.add_argument(
+        "--max-headers", type=int, default=int(env("ACTIVATOR_MAX_HEADERS", "100")), help="header lines per request (431 beyond)"
+    )
+    parser.add_argument(
+        "--trust-revision-headers",
+        action="store_true",
+        default=env("ACTIVATOR_TRUST_REVISION_HEADERS", "") in ("1", "true"),
+        help="route by Knative-Serving-Revision/-Namespace (only behind a Gateway that sets them)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> ActivatorSettings:
-    for name in ("max_queued", "max_queued_bytes"):
+    for name in ("max_queued", "max_queued_bytes", "max_headers"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')}: must be >= 1")
     return ActivatorSettings(
@@ -82,6 +98,8 @@ def settings_from(args: argparse.Namespace) -> ActivatorSettings:
         probe_timeout=args.probe_timeout,
         limits=QueueLimits(args.max_queued, args.max_queued_bytes, args.max_wait),
         drain_delay=args.drain_delay,
+        max_headers=args.max_headers,
+        trust_revision_headers=args.trust_revision_headers,
     )
 
 
@@ -127,11 +145,11 @@ class Activator:
         link = AutoscalerLink(s.autoscaler_url, s.autoscaler_token)
         reporter = StatReporter(s.pod_name, link.send)
         state = ActivatorState(loop, s.limits, s.probe_interval, s.probe_timeout)
-        policy = ActivatorPolicy(loop, state, reporter)
+        policy = ActivatorPolicy(loop, state, reporter, trust_revision_headers=s.trust_revision_headers)
         state.on_removed = policy.revision_removed
         state.on_applied = policy.directory_changed
         metrics = LocalEndpoints({b"/metrics": lambda conn, head: _scrape(conn, policy)})
-        server = await listen(loop, policy, s.bind, s.port, EngineConfig())
+        server = await listen(loop, policy, s.bind, s.port, EngineConfig(max_headers=s.max_headers))
         metrics_server = await listen(loop, metrics, s.bind, s.metrics_port)
         loop.add_signal_handler(signal.SIGTERM, self.stop.set)
         loop.add_signal_handler(signal.SIGINT, self.stop.set)

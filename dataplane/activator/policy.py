@@ -1,8 +1,20 @@
 """The activator's per-request policy on the proxy engine: find the revision, wait for room, forward.
 
-A request names its revision by the ``Knative-Serving-Revision`` and
-``-Namespace`` headers (set by a router in front), or by its Host when the
-activator is the router itself. It then waits in that revision's throttler until
+A request names its revision by its Host (``<route>.<ns>.<domain>``, or
+``<tag>-<route>.<ns>.<domain>`` for one revision), or, only when the policy is told
+to trust them (``trust_revision_headers``: on Kubernetes, where the Gateway in front
+sets them per traffic split), by the ``Knative-Serving-Revision`` and ``-Namespace``
+headers. A client's copies are otherwise ignored and dropped: the router is the
+ingress, and those headers would let any client pick any revision past its Routes,
+and even wake one that is in no Route.
+
+The activator is the first hop of the platform: the client's copies of every other
+internal header (``dataplane.http.internal``) are dropped too when it is the router
+(on Kubernetes, Knative's own handling of them is kept). It gives a request without an
+``X-Request-Id`` one (in the headers the policy, the pod and the app see; returned on
+the response; named in error bodies), sets ``X-Forwarded-Proto`` (``http``: the router
+is reached over plain HTTP; behind the Gateway, the Gateway's value) and appends its hop
+to ``X-Forwarded-For`` and ``Forwarded``. It then waits in that revision's throttler until
 a pod has room, and goes to that pod's queue-proxy with Knative's activator
 headers, plus ``X-Activator-Wait-Ms``: how long it waited for capacity.
 """
@@ -14,24 +26,31 @@ import random
 from bisect import bisect_left
 
 from dataplane.activator.throttler import QUEUED, REJECTED, PodTracker, RevisionThrottler
-from dataplane.http.engine import collect, request_head
+from dataplane.http.engine import collect, request_head, with_request_id
+from dataplane.http.forwarded import forwarded_hop
+from dataplane.http.internal import INTERNAL
+from dataplane.http.requestid import RequestIds, ensure_request_id
 from dataplane.http.server import ConnectionSet
 
+# headers the policy reads, and the internal ones it must find to drop; one pass collects them
 WANTED = frozenset(
     {
         b"host",
         b"user-agent",
-        b"k-network-probe",
-        b"k-network-hash",
-        b"k-kubelet-probe",
-        b"knative-serving-revision",
-        b"knative-serving-namespace",
-        b"k-original-host",
         b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"forwarded",
+        b"x-request-id",
+        *INTERNAL,
     }
 )
+# internal headers a trusted hop in front (the Gateway) may set and the pod reads; the rest are dropped
+# whoever sent them (Knative deletes K-Network-Hash from every request that is not a probe)
+FROM_GATEWAY = frozenset({b"k-original-host", b"knative-serving-tag", b"knative-serving-default-route"})
 WAIT_HEADER = b"X-Activator-Wait-Ms"
 NO_WAIT = ((WAIT_HEADER, b"0"),)
+RETRY_AFTER = ((b"Retry-After", b"1"),)
 # Host header values remembered per directory snapshot
 HOSTNAME_CACHE = 1024
 MAX_DIAL_RETRIES = 3
@@ -91,8 +110,18 @@ class Ticket:
 class ActivatorPolicy:
     """Routing, throttling and stats for every revision the directory knows."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, state, reporter, rng: random.Random | None = None):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        state,
+        reporter,
+        rng: random.Random | None = None,
+        trust_revision_headers: bool = False,
+    ):
         self.loop = loop
+        # whether the hop in front is the platform's (a Gateway that sets the revision headers)
+        self.trust_revision_headers = trust_revision_headers
+        self.ids = RequestIds()
         self.state = state  # dataplane.activator.state.ActivatorState
         self.reporter = reporter
         self.rng = rng or random.Random()
@@ -119,7 +148,8 @@ class ActivatorPolicy:
         if b"k-network-probe" in found or b"k-kubelet-probe" in found or found.get(b"user-agent", b"").startswith(b"kube-probe/"):
             self._probe(conn, found)
             return
-        name = found.get(b"knative-serving-revision")
+        ensure_request_id(conn, head, found, self.ids)
+        name = found.get(b"knative-serving-revision") if self.trust_revision_headers else None
         if name is not None:
             ns = found.get(b"knative-serving-namespace")
             target = self._by_headers.get((ns, name))
@@ -134,16 +164,7 @@ class ActivatorPolicy:
         target.stats.requests += 1
         self.reporter.request_in(target.key)
         conn.set_timeouts(target.timeout, target.response_start_timeout, target.idle_timeout)
-        xff = found.get(b"x-forwarded-for")
-        replace = {
-            b"k-proxy-request": b"activator",
-            b"knative-serving-revision": None,
-            b"knative-serving-namespace": None,
-            b"x-forwarded-for": (xff + b", " + conn.peer_ip) if xff else conn.peer_ip,
-        }
-        if b"k-original-host" not in found:
-            replace[b"k-original-host"] = found.get(b"host", b"")
-        conn.upstream_head = request_head(head, replace, head.upgrade, b"activator")
+        conn.upstream_head = request_head(head, self._rewrites(conn, found), head.upgrade, b"activator")
         now = self.loop.time()
         nbytes = head.content_length
         if nbytes < 0:
@@ -188,7 +209,7 @@ class ActivatorPolicy:
             self._end(ticket)
 
     def on_rejected(self, conn, status: int) -> None:
-        pass
+        conn.request_id = self.ids.next()  # named in the refusal, so it can be quoted
 
     def on_upstream_error(self, conn, reason: str, retryable: bool) -> None:
         ticket = conn.slot
@@ -236,6 +257,26 @@ class ActivatorPolicy:
         conn.response_extra = [(WAIT_HEADER, b"%d" % int(waited * 1000))]
         conn.forward(pod.pool, conn.upstream_head)
 
+    def _rewrites(self, conn, found: dict) -> dict:
+        """The header changes on the way to the pod."""
+        trusted = self.trust_revision_headers
+        replace: dict[bytes, bytes | None] = {}
+        for name in found:  # usually a handful: only wanted names are in it
+            if name in INTERNAL and not (trusted and name in FROM_GATEWAY):
+                replace[name] = None
+        replace[b"k-proxy-request"] = b"activator"
+        if not (trusted and b"k-original-host" in found):  # the Gateway's is kept, as Knative does
+            replace[b"k-original-host"] = found.get(b"host", b"")
+        peer = conn.peer_ip
+        xff = found.get(b"x-forwarded-for")
+        replace[b"x-forwarded-for"] = (xff + b", " + peer) if xff else peer
+        # the router is reached over plain HTTP: a client's claim of another scheme is not passed on
+        claimed = found.get(b"x-forwarded-proto") if trusted else None
+        replace[b"x-forwarded-proto"] = claimed if claimed is not None else b"http"
+        fhost = found.get(b"x-forwarded-host")
+        replace[b"forwarded"] = forwarded_hop(found.get(b"forwarded"), xff, claimed, fhost, peer, b"http")
+        return replace
+
     def _end(self, ticket: Ticket) -> None:
         conn = ticket.conn
         conn.slot = None
@@ -248,7 +289,7 @@ class ActivatorPolicy:
 
     def _shed(self, ticket: Ticket, reason: bytes) -> None:
         ticket.stats.shed += 1
-        ticket.conn.respond(503, reason, [(b"Retry-After", b"1")])
+        ticket.conn.respond(503, with_request_id(reason, ticket.conn.request_id), RETRY_AFTER)
 
     def _watch_expiry(self, throttler: RevisionThrottler) -> None:
         if throttler.key in self.expiry:
@@ -283,18 +324,18 @@ class ActivatorPolicy:
 
     def _target_by_headers(self, conn, ns: bytes | None, name: bytes) -> Target | None:
         if not ns:
-            conn.respond(400, b"Knative-Serving-Revision needs Knative-Serving-Namespace")
+            conn.respond(400, with_request_id(b"Knative-Serving-Revision needs Knative-Serving-Namespace", conn.request_id))
             return None
         target = self._target((ns.decode("latin-1"), name.decode("latin-1")))
         if target is None:
-            conn.respond(404, b"revision not found: %s/%s" % (ns, name))
+            conn.respond(404, with_request_id(b"revision not found: %s/%s" % (ns, name), conn.request_id))
             return None
         self._by_headers[(ns, name)] = target
         return target
 
     def _target_by_host(self, conn, host: bytes | None) -> Target | None:
         if not host:
-            conn.respond(404, b"no Host and no Knative-Serving-Revision: cannot route the request")
+            conn.respond(404, with_request_id(b"no Host: cannot route the request", conn.request_id))
             return None
         hostname = self._hostnames.get(host)
         if hostname is None:
@@ -306,7 +347,7 @@ class ActivatorPolicy:
         routes = self.state.routes
         key = routes.pick(hostname)
         if key is None:
-            conn.respond(404, b"no route for host " + hostname.encode("latin-1"))
+            conn.respond(404, with_request_id(b"no route for host " + hostname.encode("latin-1"), conn.request_id))
             return None
         # only Host values of known routes are remembered, and only so many
         if len(self._hostnames) < HOSTNAME_CACHE:
@@ -314,7 +355,7 @@ class ActivatorPolicy:
         target = self._target(key)
         if target is None:
             k = (key[0].encode(), key[1].encode())
-            conn.respond(404, b"revision not found: %s/%s" % k)
+            conn.respond(404, with_request_id(b"revision not found: %s/%s" % k, conn.request_id))
         return target
 
     def _probe(self, conn, found: dict) -> None:
@@ -340,7 +381,8 @@ class ActivatorPolicy:
         """The revision was deleted: requests still waiting for it cannot be served."""
         for _, (ticket, _, _) in list(throttler.queue.items()):
             throttler.cancel(ticket)
-            ticket.conn.respond(503, b"revision was removed while the request waited", [(b"Retry-After", b"1")])
+            reason = with_request_id(b"revision was removed while the request waited", ticket.conn.request_id)
+            ticket.conn.respond(503, reason, RETRY_AFTER)
 
     def close(self) -> None:
         for handle in self.expiry.values():

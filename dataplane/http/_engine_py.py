@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from dataplane.http.client import ClientConnection, EngineConfig
 from dataplane.http.dechunk import Dechunker
-from dataplane.http.heads import HOP_BY_HOP, STATUS_REASONS, TEXT, collect, request_head, response_head, simple_response
+from dataplane.http.heads import (
+    HOP_BY_HOP,
+    STATUS_REASONS,
+    TEXT,
+    collect,
+    request_head,
+    response_head,
+    simple_response,
+    with_request_id,
+)
 from dataplane.http.memory import release_memory
 from dataplane.http.upstream import (
     BODY_CHUNKED,
@@ -40,4 +49,5 @@ __all__ = [
     "request_head",
     "response_head",
     "simple_response",
+    "with_request_id",
 ]

@@ -29,6 +29,9 @@ _SPECIAL_LINE = re.compile(
     rb"\r\n(content-length|transfer-encoding|connection|upgrade|expect|host):%s" % _TRIMMED, re.IGNORECASE
 )
 _TARGET = re.compile(rb"[\x21-\x7e]+")
+# absolute-form (RFC 9112 §3.2.2), http and https only: the authority is a DNS-style name or an IP
+# literal, optional port, no userinfo; then the path and query, if any
+_ABSOLUTE = re.compile(rb"[hH][tT][tT][pP][sS]?://((?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{0,5})?)([/?][\x21-\x7e]*)?")
 _ANY_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
 _STATUS = re.compile(rb"[1-9][0-9][0-9]")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
@@ -51,13 +54,14 @@ class RequestHead:
     """A parsed request line and header section; see ``parser`` for each attribute."""
 
     __slots__ = (
-        "method", "target", "version", "headers", "head_len", "content_length",
+        "method", "target", "authority", "version", "headers", "head_len", "content_length",
         "chunked", "keep_alive", "upgrade", "expect_continue", "connection_tokens",
     )  # fmt: skip
 
     def __init__(self) -> None:
         self.method = b""
         self.target = b""
+        self.authority = b""
         self.version = 11
         self.headers = []
         self.head_len = 0
@@ -182,12 +186,12 @@ def _special(lname: bytes, value: bytes, fields: _Fields, kind: int) -> None:
                 fields.expect = True
 
 
-def _parse_fields(block: bytes, kind: int) -> tuple[list, _Fields]:
+def _parse_fields(block: bytes, kind: int, max_headers: int) -> tuple[list, _Fields]:
     """The field lines in ``block``, each after a CRLF."""
     fields = _Fields()
     if _FIELD_BLOCK.fullmatch(block) is not None:
         headers = _FIELD_LINE.findall(block)
-        if len(headers) <= MAX_HEADERS:
+        if len(headers) <= max_headers:
             for m in _SPECIAL_LINE.finditer(block):
                 _special(m[1].lower(), m[2], fields, kind)
             return headers, fields
@@ -195,7 +199,7 @@ def _parse_fields(block: bytes, kind: int) -> tuple[list, _Fields]:
     headers = []
     lines = block.split(b"\r\n")
     for i in range(1, len(lines)):
-        if i > MAX_HEADERS:
+        if i > max_headers:
             raise _fail(kind, 431, "too many header fields")
         line = lines[i]
         m = _FIELD.fullmatch(line)
@@ -226,7 +230,30 @@ def _split_head(buf, start: int, end: int) -> tuple[bytes, bytes]:
     return line, block
 
 
-def parse_request_head(buf, max_size: int):
+def _absolute_form(method: bytes, target: bytes) -> tuple[bytes, bytes]:
+    """The origin-form target and the authority of an absolute-form ``target``."""
+    m = _ABSOLUTE.fullmatch(target)
+    if m is None:
+        raise HttpError(400, "bad request target")
+    authority, rest = m[1], m[2]
+    if not rest:
+        # RFC 9112 §3.2.4: an empty path is "*" for OPTIONS, "/" otherwise
+        return (b"*" if method == b"OPTIONS" else b"/"), authority
+    if rest[0] == 0x3F:  # '?'
+        return b"/" + rest, authority
+    return rest, authority
+
+
+def _set_host(headers: list, authority: bytes) -> None:
+    """RFC 9112 §3.2.2: the target's authority wins over the Host field, which is made to match."""
+    for i, (name, _) in enumerate(headers):
+        if name.lower() == b"host":
+            headers[i] = (name, authority)
+            return
+    headers.append((b"Host", authority))
+
+
+def parse_request_head(buf, max_size: int, max_headers: int = MAX_HEADERS):
     """Parse a request head from the start of ``buf``; ``None`` while incomplete."""
     if not isinstance(buf, (bytes, bytearray)):
         buf = bytes(buf)
@@ -251,6 +278,10 @@ def parse_request_head(buf, max_size: int):
     target = line[sp1 + 1 : sp2]
     if _TARGET.fullmatch(target) is None:
         raise HttpError(400, "bad request target")
+    authority = b""
+    # origin-form, the usual case, costs one byte compare; CONNECT's authority-form is left as it is
+    if target[0] != 0x2F and target != b"*" and method != b"CONNECT":
+        target, authority = _absolute_form(method, target)
     proto = line[sp2 + 1 :]
     version = _VERSIONS.get(proto)
     if version is None:
@@ -258,7 +289,7 @@ def parse_request_head(buf, max_size: int):
             raise HttpError(505, "http version not supported")
         raise HttpError(400, "bad http version")
 
-    headers, fields = _parse_fields(block, _REQUEST)
+    headers, fields = _parse_fields(block, _REQUEST, max_headers)
     if fields.hosts == 0 and version == 11:
         raise HttpError(400, "missing host")
     chunked = False
@@ -270,11 +301,14 @@ def parse_request_head(buf, max_size: int):
         if fields.te_codings != 1 or not fields.te_last_chunked:
             raise HttpError(501, "unsupported transfer-encoding")
         chunked = True
+    if authority:
+        _set_host(headers, authority)
 
     tokens = fields.tokens
     head = RequestHead.__new__(RequestHead)
     head.method = method
     head.target = target
+    head.authority = authority
     head.version = version
     head.headers = headers
     head.head_len = end + 4
@@ -305,7 +339,7 @@ def parse_response_head(buf, max_size: int):
     else:
         reason = line[13:]
 
-    headers, fields = _parse_fields(block, _RESPONSE)
+    headers, fields = _parse_fields(block, _RESPONSE, MAX_HEADERS)
     tokens = fields.tokens
     keep_alive = _keep_alive(version, tokens)
     chunked = False

@@ -63,6 +63,7 @@ class ClientConnection(asyncio.Protocol):
         self.status = 0
         self.slot = None  # opaque per-request state owned by the policy
         self.response_extra = None  # headers the policy adds to the upstream's response
+        self.request_id = b""  # set by the policy: sent back as X-Request-Id, named in error bodies
         self.dispatching = False
         self.again = False
         # reading is paused while either is true
@@ -175,7 +176,7 @@ class ClientConnection(asyncio.Protocol):
     def _start_request(self) -> None:
         buf = self.buf
         try:
-            head = parse_request_head(buf, self.config.max_head_size)
+            head = parse_request_head(buf, self.config.max_head_size, self.config.max_headers)
         except HttpError as exc:
             self._reject(exc.status, exc.reason)
             return
@@ -191,6 +192,7 @@ class ClientConnection(asyncio.Protocol):
             rest = bytes(buf[head.head_len :])
             self.buf = bytearray()
         self.head = head
+        self.request_id = b""
         self.responded = False
         self.status = 0
         self.keep_alive = head.keep_alive
@@ -301,6 +303,9 @@ class ClientConnection(asyncio.Protocol):
         self.keep_alive = not close
         self.status = status
         self.responded = True
+        rid = self.request_id
+        if rid:
+            extra = [*extra, (heads.X_REQUEST_ID, rid)] if extra else [(heads.X_REQUEST_ID, rid)]
         self.send(heads.simple_response(status, body, close, extra, head.method == b"HEAD", content_type))
         self._finish()
 
@@ -371,7 +376,7 @@ class ClientConnection(asyncio.Protocol):
             upstream.abort()
         self.keep_alive = False  # nor serve pipelined requests on a connection that is cut
         if not self.responded:
-            self.respond(status, reason.encode())
+            self.respond(status, heads.with_request_id(reason.encode(), self.request_id))
         else:
             self._abort()
             self._finish()
@@ -393,7 +398,10 @@ class ClientConnection(asyncio.Protocol):
             if self.head is not None and not self.responded:
                 self.responded = True
                 self.status = 500
-                self.send(heads.simple_response(500, b"internal error", True))
+                rid = self.request_id
+                body = heads.with_request_id(b"internal error", rid)
+                extra = [(heads.X_REQUEST_ID, rid)] if rid else None
+                self.send(heads.simple_response(500, body, True, extra, self.head.method == b"HEAD"))
                 self._close()
             else:
                 self._abort()
@@ -437,7 +445,7 @@ class ClientConnection(asyncio.Protocol):
         if self.timeout_idle:
             self.last_write = self.loop.time()
         self.policy.on_response_start(self, head.status)
-        self.send(heads.response_head(head, not self.keep_alive, http10, dechunk, self.response_extra))
+        self.send(heads.response_head(head, not self.keep_alive, http10, dechunk, self.response_extra, self.request_id))
 
     def response_body(self, data) -> None:
         if self.timeout_idle:
@@ -486,10 +494,14 @@ class ClientConnection(asyncio.Protocol):
         self.keep_alive = False
         self.wait = WAIT_NONE
         if self.head is None:
-            self.send(heads.simple_response(status, reason.encode(), True))
+            # the policy hears of it first, and may give the refusal a request id
+            self.request_id = b""
+            self.policy.on_rejected(self, status)
+            rid = self.request_id
+            body = heads.with_request_id(reason.encode(), rid)
+            self.send(heads.simple_response(status, body, True, [(heads.X_REQUEST_ID, rid)] if rid else None))
             self._close()
             self.buf = bytearray()
-            self.policy.on_rejected(self, status)
         else:
             self.fail(status, reason)
 

@@ -16,13 +16,18 @@ policy, which must have these methods, all called synchronously:
 * ``on_admitted(conn)``, after ``conn.admitted()`` (a breaker handing over a slot);
 * ``on_response_start(conn, status)``, ``on_done(conn)`` (answered, ``conn.status``
   set), ``on_abort(conn)`` (the client left first), ``on_rejected(conn, status)``
-  (bad input, no request started);
+  (bad input, no request started; called before the refusal is written);
 * ``on_upstream_error(conn, reason, retryable)``: ``retryable`` when nothing reached
   the server; answer, typically ``conn.fail(502, reason)``, or forward elsewhere;
 * ``on_timeout(conn)``: typically ``conn.fail(504, ...)``.
 
 A policy keeps per-request state in ``conn.slot`` and may add response headers
-with ``conn.response_extra`` (a list of ``(name, value)``). What a callback raises
+with ``conn.response_extra`` (a list of ``(name, value)``). ``conn.request_id``
+(bytes, reset for each request; a policy sets it in ``on_request`` or
+``on_rejected``) goes back as ``X-Request-Id`` on every response to the request
+(unless the upstream's carries one already) and is named in the engine's own
+error bodies (``fail``, refusals, 500): ``with_request_id(reason, id)`` makes
+such a body for a policy's own errors. What a callback raises
 is reported to the loop's exception handler and the client gets a 500 (or is cut,
 if its response had started): an error never leaves a client waiting.
 
@@ -49,6 +54,7 @@ collect = _impl.collect
 request_head = _impl.request_head
 release_memory = _impl.release_memory
 response_head = _impl.response_head
+with_request_id = _impl.with_request_id
 simple_response = _impl.simple_response
 TEXT: bytes = _impl.TEXT
 HOP_BY_HOP: frozenset = _impl.HOP_BY_HOP
@@ -77,4 +83,5 @@ __all__ = [
     "request_head",
     "response_head",
     "simple_response",
+    "with_request_id",
 ]

@@ -87,8 +87,19 @@ def request_head(
     return bytes(out)
 
 
-def response_head(head, close: bool, http10_client: bool, dechunk: bool, extra=None) -> bytes:
-    """The head to send to the client for an upstream response head."""
+X_REQUEST_ID = b"X-Request-Id"
+
+
+def with_request_id(reason: bytes, request_id: bytes) -> bytes:
+    """An error body naming the request's id, so that a user can quote it."""
+    if not request_id:
+        return reason
+    return reason + b" (request id " + request_id + b")"
+
+
+def response_head(head, close: bool, http10_client: bool, dechunk: bool, extra=None, request_id: bytes = b"") -> bytes:
+    """The head to send to the client for an upstream response head; ``request_id`` is added
+    as ``X-Request-Id`` unless the upstream's response carries one already."""
     out = bytearray(b"HTTP/1.1 " if not http10_client else b"HTTP/1.0 ")
     out += str(head.status).encode()
     out += b" "
@@ -104,6 +115,8 @@ def response_head(head, close: bool, http10_client: bool, dechunk: bool, extra=N
             continue
         if dechunk and lname == b"transfer-encoding":
             continue
+        if request_id and lname == b"x-request-id":
+            request_id = b""
         out += name
         out += b": "
         out += value
@@ -111,6 +124,8 @@ def response_head(head, close: bool, http10_client: bool, dechunk: bool, extra=N
     if extra:
         for name, value in extra:
             out += name + b": " + value + b"\r\n"
+    if request_id:
+        out += b"X-Request-Id: " + request_id + b"\r\n"
     if upgrade:
         out += b"Connection: upgrade\r\n"
     elif close:

@@ -28,6 +28,8 @@ class EngineConfig:
 
     max_head_size: int = 64 * 1024
     """Largest request or response head, in bytes (431 / 502 beyond)."""
+    max_headers: int = 100
+    """Most field lines in a request head (431 beyond)."""
     header_timeout: float = 60.0
     """Seconds a client may take to send a complete request head (408 after)."""
     keepalive_timeout: float = 75.0

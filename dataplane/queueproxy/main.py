@@ -116,7 +116,7 @@ class QueueProxy:
         readiness = Readiness(s.probes)
         policy = self.policy = QueueProxyPolicy(loop, s, readiness)
         stats = StatsEndpoint(policy, s.pod)
-        engine = EngineConfig(max_head_size=s.max_head_size, header_timeout=s.header_timeout)
+        engine = EngineConfig(max_head_size=s.max_head_size, max_headers=s.max_headers, header_timeout=s.header_timeout)
         admin = LocalEndpoints({b"/wait-for-drain": self._wait_for_drain})
         stats_ep = LocalEndpoints({b"/metrics": stats.handle})
         metrics_ep = LocalEndpoints({b"/metrics": PrometheusEndpoint(policy).handle})

@@ -3,7 +3,10 @@
 Probes are answered here and never reach the app; every other request is counted
 for the autoscaler, held to containerConcurrency by the breaker (FIFO queue of
 10 × CC), limited by the revision's timeouts and sent to the app with Knative's
-header changes.
+header changes. Every internal header (``dataplane.http.internal``) is dropped before
+the app, once read (``K-Proxy-Request`` for the stats, ``K-Original-Host`` for the
+Host); ``X-Forwarded-Proto`` is added when absent, this hop appended to
+``X-Forwarded-For`` and ``Forwarded``; a request without an ``X-Request-Id`` gets one.
 """
 
 from __future__ import annotations
@@ -12,29 +15,26 @@ import asyncio
 import time
 from bisect import bisect_left
 
-from dataplane.http.engine import UpstreamPool, collect, release_memory, request_head
+from dataplane.http.engine import UpstreamPool, collect, release_memory, request_head, with_request_id
+from dataplane.http.forwarded import forwarded_hop
+from dataplane.http.internal import INTERNAL
+from dataplane.http.requestid import RequestIds, ensure_request_id
 from dataplane.http.server import ConnectionSet
 from dataplane.queueproxy.breaker import ADMITTED, QUEUED, Breaker
-from dataplane.queueproxy.forwarded import forwarded_header
 from dataplane.queueproxy.readiness import Readiness
 from dataplane.queueproxy.settings import QueueProxySettings
 from dataplane.stats.collector import Collector
 
-# headers the policy reads; one pass over the request's headers collects them
+# headers the policy reads, and the internal ones it must find to drop; one pass collects them
 WANTED = frozenset(
     {
         b"user-agent",
-        b"k-kubelet-probe",
-        b"k-network-probe",
-        b"k-network-hash",
-        b"k-original-host",
-        b"knative-serving-revision",
-        b"knative-serving-namespace",
-        b"k-proxy-request",
         b"x-forwarded-for",
         b"x-forwarded-proto",
         b"x-forwarded-host",
         b"forwarded",
+        b"x-request-id",
+        *INTERNAL,
     }
 )
 PROBE_AGENTS = (b"kube-probe/", b"Knative-Activator-Probe", b"Knative-Autoscaling-Probe")
@@ -88,6 +88,7 @@ class QueueProxyPolicy:
         self._probe_tasks: set[asyncio.Task] = set()
         self._idle_waiters: list[asyncio.Future] = []
         self._trim: asyncio.TimerHandle | None = None
+        self.ids = RequestIds()
 
     # -- engine callbacks -------------------------------------------------------------------------
 
@@ -102,6 +103,7 @@ class QueueProxyPolicy:
         if self._is_probe(found):
             self._answer_probe(conn, found)
             return
+        ensure_request_id(conn, head, found, self.ids)
         proxied = found.get(b"k-proxy-request") == b"activator"
         self.collector.request_in(proxied)
         self.in_flight += 1
@@ -123,7 +125,7 @@ class QueueProxyPolicy:
         else:
             conn.slot = PROXIED if proxied else 0
             self.metrics.queue_full += 1
-            conn.respond(503, b"pending request queue full")
+            conn.respond(503, with_request_id(b"pending request queue full", conn.request_id))
 
     def on_admitted(self, conn) -> None:
         conn.slot = (conn.slot & PROXIED) | HELD
@@ -148,6 +150,7 @@ class QueueProxyPolicy:
 
     def on_rejected(self, conn, status: int) -> None:
         self.metrics.rejected_bad_input += 1
+        conn.request_id = self.ids.next()  # named in the refusal, so it can be quoted
 
     def on_upstream_error(self, conn, reason: str, retryable: bool) -> None:
         self.metrics.upstream_errors += 1
@@ -186,24 +189,22 @@ class QueueProxyPolicy:
 
     def _rewrites(self, conn, found: dict) -> dict:
         replace: dict[bytes, bytes | None] = {}
+        for name in found:  # usually a handful: only wanted names are in it
+            if name in INTERNAL:
+                replace[name] = None
         xff = found.get(b"x-forwarded-for")
         peer = conn.peer_ip
         replace[b"x-forwarded-for"] = (xff + b", " + peer) if xff else peer
-        # built from what the client sent, before this hop joins X-Forwarded-For (as Knative's shim);
-        # most requests carry no X-Forwarded-* at all, and the check is cheaper than the call
-        proto, fhost = found.get(b"x-forwarded-proto"), found.get(b"x-forwarded-host")
-        if xff is not None or proto is not None or fhost is not None:
-            fwd = forwarded_header(xff, proto, fhost, found.get(b"forwarded"))
-            if fwd is not None:
-                replace[b"forwarded"] = fwd
+        # the hop in front (router, activator, Gateway) knows the scheme the client used; without
+        # one the request came straight over plain HTTP
+        proto = found.get(b"x-forwarded-proto")
+        if proto is None:
+            replace[b"x-forwarded-proto"] = b"http"
+        # earlier hops from what came in, before this hop joins X-Forwarded-For (as Knative's shim)
+        replace[b"forwarded"] = forwarded_hop(found.get(b"forwarded"), xff, proto, found.get(b"x-forwarded-host"), peer, b"http")
         original_host = found.get(b"k-original-host")
         if original_host is not None:
             replace[b"host"] = original_host
-            replace[b"k-original-host"] = None
-        if b"knative-serving-revision" in found:
-            replace[b"knative-serving-revision"] = None
-        if b"knative-serving-namespace" in found:
-            replace[b"knative-serving-namespace"] = None
         return replace
 
     @staticmethod

@@ -49,6 +49,8 @@ class QueueProxySettings:
     """QUEUE_HEADER_TIMEOUT_SECONDS: seconds a client may take to send a request head (408)."""
     max_head_size: int = 64 * 1024
     """QUEUE_MAX_HEAD_BYTES: largest request head accepted (431 beyond)."""
+    max_headers: int = 100
+    """QUEUE_MAX_HEADERS: most header field lines in a request head (431 beyond)."""
     probes: tuple[ProbeSpec, ...] = field(default=())
     """SERVING_READINESS_PROBE: how the app's readiness is checked."""
 
@@ -127,5 +129,6 @@ def from_env(env: Mapping[str, str] | None = None) -> QueueProxySettings:
         drain_quiet_period=_seconds(env, "QUEUE_DRAIN_QUIET_PERIOD_SECONDS", 30.0),
         header_timeout=_seconds(env, "QUEUE_HEADER_TIMEOUT_SECONDS", 60.0),
         max_head_size=_int(env, "QUEUE_MAX_HEAD_BYTES", 64 * 1024, lo=1024),
+        max_headers=_int(env, "QUEUE_MAX_HEADERS", 100, lo=1),
         probes=probes,
     )

@@ -116,6 +116,7 @@ cdef class ClientConnection:
     cdef public int status
     cdef public object slot  # opaque per-request state owned by the policy
     cdef public object response_extra  # headers the policy adds to the upstream's response
+    cdef public bytes request_id  # set by the policy: sent back as X-Request-Id, named in error bodies
     cdef bint dispatching
     cdef bint again
     # reading is paused while either is true
@@ -135,6 +136,7 @@ cdef class ClientConnection:
     cdef public double last_write
     # the config's limits, read once
     cdef readonly Py_ssize_t max_head_size
+    cdef Py_ssize_t max_headers
     cdef Py_ssize_t max_buffered_body
     cdef double header_timeout
     cdef double keepalive_timeout
@@ -170,6 +172,7 @@ cdef class ClientConnection:
         self.status = 0
         self.slot = None
         self.response_extra = None
+        self.request_id = _EMPTY
         self.dispatching = False
         self.again = False
         self.paused_by_upstream = False
@@ -186,6 +189,7 @@ cdef class ClientConnection:
         self.started_at = 0.0
         self.last_write = 0.0
         self.max_head_size = config.max_head_size
+        self.max_headers = config.max_headers
         self.max_buffered_body = config.max_buffered_body
         self.header_timeout = config.header_timeout
         self.keepalive_timeout = config.keepalive_timeout
@@ -299,7 +303,7 @@ cdef class ClientConnection:
         cdef Py_ssize_t head_len, n
         buf = self.buf
         try:
-            head = parse_request_head(buf, self.max_head_size)
+            head = parse_request_head(buf, self.max_head_size, self.max_headers)
         except HttpError as exc:
             self._reject(exc.status, exc.reason)
             return 0
@@ -319,6 +323,7 @@ cdef class ClientConnection:
                 rest = buf[head_len:]
         self.buf = _EMPTY
         self.head = head
+        self.request_id = _EMPTY
         self.version = head.version
         self.head_only = head.method == _HEAD
         self.responded = False
@@ -443,6 +448,9 @@ cdef class ClientConnection:
         self.keep_alive = not close
         self.status = status
         self.responded = True
+        rid = self.request_id
+        if rid:
+            extra = [*extra, (_X_REQUEST_ID, rid)] if extra else [(_X_REQUEST_ID, rid)]
         self.send(_simple_response_bytes(status, body, close, extra, self.head_only, content_type))
         self._finish()
         return None
@@ -525,7 +533,7 @@ cdef class ClientConnection:
             upstream.abort()
         self.keep_alive = False  # nor serve pipelined requests on a connection that is cut
         if not self.responded:
-            self.respond(status, reason.encode())
+            self.respond(status, _with_request_id(reason.encode(), self.request_id))
         else:
             self._abort()
             self._finish()
@@ -549,7 +557,9 @@ cdef class ClientConnection:
             if self.head is not None and not self.responded:
                 self.responded = True
                 self.status = 500
-                self.send(_simple_response_bytes(500, b"internal error", True, None, False, TEXT))
+                rid = self.request_id
+                self.send(_simple_response_bytes(500, _with_request_id(b"internal error", rid), True,
+                                                 [(_X_REQUEST_ID, rid)] if rid else None, self.head_only, TEXT))
                 self._close()
             else:
                 self._abort()
@@ -572,7 +582,7 @@ cdef class ClientConnection:
         self.responded = True
         self.wait = WAIT_NONE
         self.policy.on_response_start(self, 101)
-        self.send(_response_head_bytes(head, 101, False, False, False, None))
+        self.send(_response_head_bytes(head, 101, False, False, False, None, None))
         if rest:
             self.send(rest)
         if len(self.buf):
@@ -600,7 +610,8 @@ cdef class ClientConnection:
         if self.timeout_idle:
             self.last_write = self.loop.time()
         self.policy.on_response_start(self, status)
-        self.send(_response_head_bytes(head, status, not self.keep_alive, http10, dechunk, self.response_extra))
+        self.send(_response_head_bytes(head, status, not self.keep_alive, http10, dechunk, self.response_extra,
+                                       self.request_id))
         return 0
 
     cpdef response_body(self, data):
@@ -654,10 +665,14 @@ cdef class ClientConnection:
         self.keep_alive = False
         self.wait = WAIT_NONE
         if self.head is None:
-            self.send(_simple_response_bytes(status, reason.encode(), True, None, False, TEXT))
+            # the policy hears of it first, and may give the refusal a request id
+            self.request_id = _EMPTY
+            self.policy.on_rejected(self, status)
+            rid = self.request_id
+            self.send(_simple_response_bytes(status, _with_request_id(reason.encode(), rid), True,
+                                             [(_X_REQUEST_ID, rid)] if rid else None, False, TEXT))
             self._close()
             self.buf = _EMPTY
-            self.policy.on_rejected(self, status)
         else:
             self.fail(status, reason)
         return 0

@@ -180,6 +180,19 @@ cdef class _Names:
 cdef bytes _B_UPGRADE = b"upgrade"
 cdef bytes _B_HOST = b"host"
 cdef bytes _B_TRANSFER_ENCODING = b"transfer-encoding"
+cdef bytes _B_X_REQUEST_ID = b"x-request-id"
+cdef bytes _X_REQUEST_ID = b"X-Request-Id"
+
+
+cdef bytes _with_request_id(bytes reason, bytes request_id):
+    if not request_id:
+        return reason
+    return reason + b" (request id " + request_id + b")"
+
+
+def with_request_id(reason, request_id):
+    """An error body naming the request's id, so that a user can quote it."""
+    return _with_request_id(reason, request_id)
 cdef _Names _HOP = _Names(HOP_BY_HOP)
 
 
@@ -241,7 +254,8 @@ def request_head(head, replace, upgrade, default_host):
         _out_free(&o)
 
 
-cdef int _response_head(_Out* o, head, long long status, bint close, bint http10_client, bint dechunk, extra) except -1:
+cdef int _response_head(_Out* o, head, long long status, bint close, bint http10_client, bint dechunk, extra,
+                        bytes request_id) except -1:
     cdef bint upgrade = status == 101
     cdef tuple tokens = _tokens(head)
     cdef bytes bname
@@ -262,10 +276,14 @@ cdef int _response_head(_Out* o, head, long long status, bint close, bint http10
             continue
         if dechunk and _lower_is(s, n, <PyObject*>_B_TRANSFER_ENCODING):
             continue
+        if request_id and _lower_is(s, n, <PyObject*>_B_X_REQUEST_ID):
+            request_id = None
         _put_field(o, name, value)
     if extra:
         for name, value in extra:
             _put_field(o, name, value)
+    if request_id:
+        _put_field(o, _X_REQUEST_ID, request_id)
     if upgrade:
         _put_s(o, "Connection: upgrade\r\n")
     elif close:
@@ -275,21 +293,23 @@ cdef int _response_head(_Out* o, head, long long status, bint close, bint http10
     return _put(o, "\r\n", 2)
 
 
-cdef bytes _response_head_bytes(head, long long status, bint close, bint http10_client, bint dechunk, extra):
+cdef bytes _response_head_bytes(head, long long status, bint close, bint http10_client, bint dechunk, extra,
+                                bytes request_id):
     """``response_head`` with the status the caller has already read (an attribute lookup per read)."""
     cdef char stack[_STACK]
     cdef _Out o
     _out_start(&o, stack)
     try:
-        _response_head(&o, head, status, close, http10_client, dechunk, extra)
+        _response_head(&o, head, status, close, http10_client, dechunk, extra, request_id)
         return _out_bytes(&o)
     finally:
         _out_free(&o)
 
 
-def response_head(head, close, http10_client, dechunk, extra=None):
-    """The head to send to the client for an upstream response head."""
-    return _response_head_bytes(head, head.status, close, http10_client, dechunk, extra)
+def response_head(head, close, http10_client, dechunk, extra=None, request_id=b""):
+    """The head to send to the client for an upstream response head; ``request_id`` is added
+    as ``X-Request-Id`` unless the upstream's response carries one already."""
+    return _response_head_bytes(head, head.status, close, http10_client, dechunk, extra, request_id)
 
 
 cdef bytes _simple_response_bytes(int status, body, bint close, extra, bint head_only, content_type):

@@ -23,6 +23,8 @@ cdef enum:
     _K_TCHAR = 1
     _K_VALUE = 2  # field-value byte: VCHAR, obs-text, SP, HTAB
     _K_TARGET = 4  # request-target byte: 0x21-0x7E
+    _K_HOSTNAME = 8  # byte of an absolute-form target's host name: ALPHA DIGIT - . _ ~
+    _K_IPLITERAL = 16  # byte inside an absolute-form target's [IP literal]: HEXDIG : .
 
 MAX_HEADERS = _MAX_HEADERS
 
@@ -37,6 +39,10 @@ cdef void _init_tables() noexcept:
         _CLASS[c] = _K_VALUE if c == 0x09 or 0x20 <= c <= 0x7E or c >= 0x80 else 0
         if 0x21 <= c <= 0x7E:
             _CLASS[c] |= _K_TARGET
+        if 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c == 0x2D or c == 0x2E or c == 0x5F or c == 0x7E:
+            _CLASS[c] |= _K_HOSTNAME
+        if 48 <= c <= 58 or 65 <= c <= 70 or 97 <= c <= 102 or c == 0x2E:
+            _CLASS[c] |= _K_IPLITERAL
         _HEX[c] = -1
     while extra[0]:
         _CLASS[<unsigned char>extra[0]] |= _K_TCHAR
@@ -53,6 +59,9 @@ _init_tables()
 # shared results for the common cases, instead of a new object per request
 cdef bytes _GET = b"GET"
 cdef bytes _POST = b"POST"
+cdef bytes _SLASH = b"/"
+cdef bytes _STAR = b"*"
+cdef bytes _EMPTY_BYTES = b""
 cdef tuple _NO_TOKENS = ()
 
 # Field names as clients, proxies and apps commonly spell them, handed out
@@ -221,6 +230,7 @@ cdef class RequestHead(_Head):
 
     cdef public bytes method
     cdef public bytes target
+    cdef public bytes authority
     cdef public bint upgrade
     cdef public bint expect_continue
 
@@ -228,6 +238,7 @@ cdef class RequestHead(_Head):
         _Head.__init__(self)
         self.method = b""
         self.target = b""
+        self.authority = b""
         self.upgrade = False
         self.expect_continue = False
 
@@ -365,7 +376,7 @@ cdef enum:
 
 
 cdef int _parse_fields(_Head head, const unsigned char* p, Py_ssize_t pos, Py_ssize_t end,
-                       int kind, _Fields* f) except -1:
+                       int kind, _Fields* f, Py_ssize_t max_headers) except -1:
     """Parse the field lines in ``p[pos:end]``, each ending in CRLF, into ``head``."""
     cdef list headers = []
     cdef list tokens = None
@@ -381,7 +392,7 @@ cdef int _parse_fields(_Head head, const unsigned char* p, Py_ssize_t pos, Py_ss
         e = <const unsigned char*>memchr(s, 0x0A, end - pos) - 1
         pos = (e - p) + 2
         count += 1
-        if count > _MAX_HEADERS:
+        if count > max_headers:
             return _fail(kind, 431, "too many header fields")
         if _ows(s[0]):
             return _fail(kind, 400, "obsolete line folding")
@@ -415,7 +426,60 @@ cdef inline bint _keep_alive(int version, _Fields* f) noexcept:
     return version == 11 or f.keep_alive
 
 
-cdef object _request(const unsigned char* p, Py_ssize_t n, Py_ssize_t max_size):
+cdef const unsigned char* _absolute_form(const unsigned char* t, const unsigned char* e) noexcept:
+    """End of the authority of the absolute-form target ``t[:e - t]`` (at ``e``, or at its
+    ``/`` or ``?``), or NULL when the target is not ``http(s)://authority...`` as the pure
+    twin's ``_ABSOLUTE`` pattern says."""
+    cdef const unsigned char* q
+    cdef int digits
+    if e - t < 8 or _lower(t[0]) != 0x68 or _lower(t[1]) != 0x74 or _lower(t[2]) != 0x74 or _lower(t[3]) != 0x70:
+        return NULL
+    q = t + 4
+    if _lower(q[0]) == 0x73:  # https
+        q += 1
+    if e - q < 4 or q[0] != 0x3A or q[1] != 0x2F or q[2] != 0x2F:
+        return NULL
+    q += 3
+    t = q
+    if q[0] == 0x5B:  # [IP literal]
+        q += 1
+        while q < e and _CLASS[q[0]] & _K_IPLITERAL:
+            q += 1
+        if q == t + 1 or q == e or q[0] != 0x5D:
+            return NULL
+        q += 1
+    else:
+        while q < e and _CLASS[q[0]] & _K_HOSTNAME:
+            q += 1
+        if q == t:
+            return NULL
+    if q < e and q[0] == 0x3A:  # port: up to five digits
+        q += 1
+        digits = 0
+        while q < e and 48 <= q[0] <= 57:
+            q += 1
+            digits += 1
+        if digits > 5:
+            return NULL
+    if q < e and q[0] != 0x2F and q[0] != 0x3F:
+        return NULL
+    return q
+
+
+cdef int _set_host(list headers, bytes authority) except -1:
+    """RFC 9112 §3.2.2: the target's authority wins over the Host field, which is made to match."""
+    cdef Py_ssize_t i
+    cdef bytes name
+    for i in range(len(headers)):
+        name = <bytes>(<tuple>headers[i])[0]
+        if _ieq(<const unsigned char*>PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name), b"host", 4):
+            headers[i] = (name, authority)
+            return 0
+    headers.append((b"Host", authority))
+    return 0
+
+
+cdef object _request(const unsigned char* p, Py_ssize_t n, Py_ssize_t max_size, Py_ssize_t max_headers):
     cdef Py_ssize_t start = 0
     cdef Py_ssize_t end
     cdef const unsigned char* s
@@ -423,6 +487,7 @@ cdef object _request(const unsigned char* p, Py_ssize_t n, Py_ssize_t max_size):
     cdef const unsigned char* sp1
     cdef const unsigned char* sp2
     cdef const unsigned char* q
+    cdef const unsigned char* auth_end = NULL
     cdef int version
     cdef _Fields f
     cdef RequestHead head
@@ -455,6 +520,12 @@ cdef object _request(const unsigned char* p, Py_ssize_t n, Py_ssize_t max_size):
         if not _CLASS[q[0]] & _K_TARGET:
             raise HttpError(400, "bad request target")
         q += 1
+    # origin-form, the usual case, costs one byte compare; CONNECT's authority-form is left as it is
+    if (sp1[1] != 0x2F and not (sp2 - sp1 == 2 and sp1[1] == 0x2A)
+            and not (sp1 - s == 7 and memcmp(s, b"CONNECT", 7) == 0)):
+        auth_end = _absolute_form(sp1 + 1, sp2)
+        if auth_end == NULL:
+            raise HttpError(400, "bad request target")
     q = sp2 + 1
     if e - q == 8 and memcmp(q, b"HTTP/1.", 7) == 0 and (q[7] == 0x31 or q[7] == 0x30):
         version = 11 if q[7] == 0x31 else 10
@@ -466,7 +537,7 @@ cdef object _request(const unsigned char* p, Py_ssize_t n, Py_ssize_t max_size):
 
     memset(&f, 0, sizeof(f))
     head = RequestHead.__new__(RequestHead)
-    _parse_fields(head, p, (e - p) + 2, end + 2, _REQUEST, &f)
+    _parse_fields(head, p, (e - p) + 2, end + 2, _REQUEST, &f, max_headers)
     if f.hosts == 0 and version == 11:
         raise HttpError(400, "missing host")
     head.chunked = False
@@ -485,7 +556,20 @@ cdef object _request(const unsigned char* p, Py_ssize_t n, Py_ssize_t max_size):
         head.method = _POST
     else:
         head.method = PyBytes_FromStringAndSize(<const char*>s, sp1 - s)
-    head.target = PyBytes_FromStringAndSize(<const char*>sp1 + 1, sp2 - sp1 - 1)
+    if auth_end == NULL:
+        head.target = PyBytes_FromStringAndSize(<const char*>sp1 + 1, sp2 - sp1 - 1)
+        head.authority = _EMPTY_BYTES
+    else:
+        q = <const unsigned char*>memchr(sp1 + 1, 0x2F, sp2 - sp1 - 1) + 2  # past "scheme://"
+        head.authority = PyBytes_FromStringAndSize(<const char*>q, auth_end - q)
+        if auth_end == sp2:
+            # RFC 9112 §3.2.4: an empty path is "*" for OPTIONS, "/" otherwise
+            head.target = _STAR if sp1 - s == 7 and memcmp(s, b"OPTIONS", 7) == 0 else _SLASH
+        elif auth_end[0] == 0x3F:  # '?'
+            head.target = _SLASH + PyBytes_FromStringAndSize(<const char*>auth_end, sp2 - auth_end)
+        else:
+            head.target = PyBytes_FromStringAndSize(<const char*>auth_end, sp2 - auth_end)
+        _set_host(head.headers, head.authority)
     head.version = version
     head.head_len = end + 4
     head.content_length = f.content_length if f.cl != NULL else -1
@@ -528,7 +612,7 @@ cdef object _response(const unsigned char* p, Py_ssize_t n, Py_ssize_t max_size)
 
     memset(&f, 0, sizeof(f))
     head = ResponseHead.__new__(ResponseHead)
-    _parse_fields(head, p, length + 2, end + 2, _RESPONSE, &f)
+    _parse_fields(head, p, length + 2, end + 2, _RESPONSE, &f, _MAX_HEADERS)
     head.keep_alive = _keep_alive(version, &f)
     head.chunked = False
     head.content_length = f.content_length if f.cl != NULL else -1
@@ -548,14 +632,14 @@ cdef object _response(const unsigned char* p, Py_ssize_t n, Py_ssize_t max_size)
     return head
 
 
-def parse_request_head(buf, Py_ssize_t max_size):
+def parse_request_head(buf, Py_ssize_t max_size, Py_ssize_t max_headers=_MAX_HEADERS):
     """Parse a request head from the start of ``buf``; ``None`` while incomplete."""
     cdef Py_buffer view
     cdef const unsigned char* p
     cdef Py_ssize_t n
     cdef int release = _open(buf, &view, &p, &n)
     try:
-        return _request(p, n, max_size)
+        return _request(p, n, max_size, max_headers)
     finally:
         if release:
             PyBuffer_Release(&view)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections import Counter
 
@@ -34,7 +35,8 @@ class Rig:
         self.port = 0
         self.metrics_port = 0
 
-    async def start(self, *args: str) -> Rig:
+    async def start(self, *args: str, trust_revision_headers: bool = True) -> Rig:
+        """Start the activator; it trusts the revision headers (as on Kubernetes) unless told not to (the router)."""
         await self.directory.start()
         await self.sink.start()
         self.port, self.metrics_port = free_port(), free_port()
@@ -47,6 +49,7 @@ class Rig:
             "--autoscaler", self.sink.url,
             "--pod-name", "activator-test",
             "--drain-delay", "0.5",
+            *(("--trust-revision-headers",) if trust_revision_headers else ()),
             *args,
         )  # fmt: skip
         self.procs.append(await asyncio.to_thread(Proc, cmd, None, self.port))
@@ -126,7 +129,7 @@ async def test_queue_bound_sheds_exactly_the_excess(rig):
         await asyncio.sleep(1.0)
         shed = [f.result() for f in pending if f.done()]
         assert len(shed) == 30
-        assert all(r[0] == 503 and r[1] == "revision queue is full" and r[2]["Retry-After"] == "1" for r in shed)
+        assert all(r[0] == 503 and r[1].startswith("revision queue is full (request id ") and r[2]["Retry-After"] == "1" for r in shed)
         pod = await rig.pod()
         rig.directory.publish([revision("hello-00001", [pod])])
         results = await asyncio.gather(*pending)
@@ -139,7 +142,7 @@ async def test_wait_past_timeout_is_504(rig):
     await rig.settle()
     async with session() as s:
         status, text, _ = await fetch(s, rig.url + "/", headers={"Knative-Serving-Revision": "hello-00001", "Knative-Serving-Namespace": NS})
-    assert (status, text) == (504, "activator request timeout")
+    assert status == 504 and text.startswith("activator request timeout (request id ")
 
 
 async def test_new_pod_takes_queued_requests_at_once(rig):
@@ -211,9 +214,9 @@ async def test_host_routing_split_tags_and_unknown_hosts(rig):
             assert (await fetch(s, rig.url + "/", headers={"Host": "v2-hello.default.example.com"}))[0] == 200
         assert await app_count(s, b) == cb + 10 + 1  # +1: the previous /count call
         status, text, _ = await fetch(s, rig.url + "/", headers={"Host": "nope.example.com"})
-        assert (status, text) == (404, "no route for host nope.example.com")
+        assert status == 404 and text.startswith("no route for host nope.example.com (request id ")
         status, text, _ = await fetch(s, rig.url + "/", headers={"Knative-Serving-Revision": "missing", "Knative-Serving-Namespace": NS})
-        assert (status, text) == (404, "revision not found: default/missing")
+        assert status == 404 and text.startswith("revision not found: default/missing (request id ")
 
 
 async def test_headers_sent_to_the_pod(rig):
@@ -226,10 +229,13 @@ async def test_headers_sent_to_the_pod(rig):
             rig.url + "/echo", headers={"Host": "hello.default.example.com", "Knative-Serving-Revision": "hello-00001", "Knative-Serving-Namespace": NS}
         ) as r:
             seen = await r.json()
+            returned = r.headers.getall("X-Request-Id")
     got = {k.lower(): v for k, v in seen["headers"]}
     assert got["host"] == "hello.default.example.com"  # restored by the queue-proxy from K-Original-Host
-    assert got["k-proxy-request"] == "activator"
-    assert "knative-serving-revision" not in got and "k-original-host" not in got
+    for gone in ("k-proxy-request", "knative-serving-revision", "knative-serving-namespace", "k-original-host"):
+        assert gone not in got  # read by the queue-proxy, never the app's
+    assert got["x-forwarded-proto"] == "http" and got["forwarded"] == "for=127.0.0.1;proto=http, for=127.0.0.1;proto=http"
+    assert returned == [got["x-request-id"]]  # made by the activator, the first hop; returned once
     assert got["x-forwarded-for"].startswith("127.0.0.1")
 
 
@@ -315,3 +321,28 @@ async def test_stats_are_pushed_every_second(rig):
     assert mine[0].stat.average_concurrent_requests == 1.0  # the immediate fast-path stat
     assert mine[0].stat.pod_name == "activator-test"
     assert max(m.stat.average_concurrent_requests for m in mine[1:]) > 2.0
+
+
+async def test_router_routes_an_absolute_form_target_by_its_authority_and_trusts_no_revision_header(rig):
+    await rig.start(trust_revision_headers=False)  # as `dataplane up` runs it
+    routed, reserve = await rig.pod(), await rig.pod()
+    routes = [{"namespace": NS, "name": "hello", "hosts": ["hello.default.example.com"], "traffic": [{"revisionName": "hello-00001", "percent": 100}]}]
+    rig.directory.publish([revision("hello-00001", [routed]), revision("reserve-00001", [reserve])], routes)
+    await rig.settle()
+    await asyncio.sleep(0.3)
+    reply = await raw_exchange(
+        rig.port,
+        b"GET http://hello.default.example.com/echo?x=1 HTTP/1.1\r\nHost: nope.example.com\r\n"
+        b"Knative-Serving-Revision: reserve-00001\r\nKnative-Serving-Namespace: default\r\nConnection: close\r\n\r\n",
+    )
+    assert status_of(reply) == 200, reply
+    seen = json.loads(reply.partition(b"\r\n\r\n")[2])
+    got = {k.lower(): v for k, v in seen["headers"]}
+    # RFC 9112 §3.2.2: the target's authority wins; the app sees one consistent request
+    assert (seen["path"], got["host"]) == ("/echo?x=1", "hello.default.example.com")
+    assert "knative-serving-revision" not in got and "knative-serving-namespace" not in got
+    async with session() as s:
+        assert await app_count(s, reserve) == 0  # the reserve revision was neither reached nor counted
+        status, _, _ = await fetch(s, rig.url + "/", headers={"Host": "nope.example.com", "Knative-Serving-Revision": "reserve-00001", "Knative-Serving-Namespace": NS})
+        assert status == 404
+        assert await app_count(s, reserve) == 1  # the previous /count call

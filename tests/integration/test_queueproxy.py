@@ -64,7 +64,8 @@ async def test_forwards_with_knative_headers(start_qp):
     assert seen["length"] == 3
     assert got["host"] == "hello.default.example.com"
     assert got["x-forwarded-for"] == "10.0.0.1, 127.0.0.1"
-    assert got["forwarded"] == "for=10.0.0.1;proto=https"
+    assert got["forwarded"] == "for=10.0.0.1;proto=https, for=127.0.0.1;proto=http"  # this hop appended
+    assert got["x-forwarded-proto"] == "https" and got["x-request-id"]
     for gone in ("k-original-host", "knative-serving-revision", "knative-serving-namespace"):
         assert gone not in got
 
@@ -106,7 +107,7 @@ async def test_breaker_limits_and_queues_fifo(start_qp):
             queued.append(asyncio.ensure_future(get(i, 10)))
             await asyncio.sleep(0.02)  # arrival order is the FIFO order to check
         status, text = await get(99)  # the 12th: beyond 11 × CC
-        assert (status, text) == (503, "pending request queue full")
+        assert status == 503 and text.startswith("pending request queue full (request id ")
         results = await asyncio.gather(first, *queued)
         assert [r[0] for r in results] == [200] * 11
         async with s.get(f"http://127.0.0.1:{qp.app.port}/log") as r:
@@ -150,7 +151,7 @@ async def test_total_timeout_gives_504_before_response(start_qp):
         started = time.monotonic()
         async with s.get(qp.url + "/sleep?ms=5000") as r:
             assert r.status == 504
-            assert await r.text() == "request timeout"
+            assert (await r.text()).startswith("request timeout (request id ")
         assert time.monotonic() - started < 4
 
 

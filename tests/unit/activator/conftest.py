@@ -22,3 +22,12 @@ def rig(engine):
     yield rig
     rig.close()
     assert rig.loop.errors == [], "a callback raised"
+
+
+@pytest.fixture
+def router(engine):
+    """The activator as the local router (`dataplane up`): it trusts no revision header."""
+    rig = Rig(engine, trust_revision_headers=False)
+    yield rig
+    rig.close()
+    assert rig.loop.errors == [], "a callback raised"

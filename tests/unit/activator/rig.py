@@ -16,6 +16,7 @@ from dataplane.activator.reporter import StatReporter
 from dataplane.activator.state import ActivatorState
 from dataplane.activator.throttler import PodTracker, QueueLimits, RevisionThrottler
 from dataplane.directory import RevisionInfo
+from dataplane.http.requestid import RequestIds
 from tests.unit.engine.fakes import FakeLoop, FakeTransport, fake_pool_type
 
 NS = "default"
@@ -82,7 +83,7 @@ class Client:
 
 
 class Rig:
-    def __init__(self, engine, limits: QueueLimits = QueueLimits(), seed: int = 7):
+    def __init__(self, engine, limits: QueueLimits = QueueLimits(), seed: int = 7, trust_revision_headers: bool = True):
         self.engine = engine
         self.loop = FakeLoop()
         self.seed = seed
@@ -91,7 +92,11 @@ class Rig:
         self.state.reprobe = lambda throttler, pod: self.reprobed.append((throttler.key, pod.name))
         self.reports: list = []  # what the reporter sent
         self.reporter = StatReporter("activator-test", self.reports.append, clock=self.loop.time)
-        self.policy = ActivatorPolicy(self.loop, self.state, self.reporter, rng=random.Random(seed))
+        # trusting the revision headers, as on Kubernetes behind a Gateway; the `router` fixture does not
+        self.policy = ActivatorPolicy(
+            self.loop, self.state, self.reporter, rng=random.Random(seed), trust_revision_headers=trust_revision_headers
+        )
+        self.policy.ids = RequestIds(b"rid")  # ids rid-1, rid-2, ... in request order
         self.pods: list[PodTracker] = []
         self.clients: list[Client] = []
 

@@ -28,7 +28,7 @@ def test_request_queued_until_a_pod_is_ready_reports_its_wait(rig):
     assert got is pod and data.startswith(b"GET / HTTP/1.1\r\n") and b"\r\nk-proxy-request: activator\r\n" in data
     assert not throttler.queue and pod.in_flight == 1
     up.data_received(OK)
-    assert client.take() == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Activator-Wait-Ms: 250\r\n\r\nhi"
+    assert client.take() == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Activator-Wait-Ms: 250\r\nX-Request-Id: rid-1\r\n\r\nhi"
     stats = rig.policy.stats[KEY]
     assert stats.wait_counts[bucket(0.25)] == 1 and sum(stats.wait_counts) == 1
     assert stats.wait_sum == 0.25
@@ -75,7 +75,7 @@ def test_full_queue_sheds_with_503_and_retry_after(rig):
     waiting.send(REQ)
     shed.send(REQ)
     response = shed.response()
-    assert (response.status, response.body, response.headers[b"retry-after"]) == (503, b"revision queue is full", b"1")
+    assert (response.status, response.body, response.headers[b"retry-after"]) == (503, b"revision queue is full (request id rid-2)", b"1")
     stats = rig.policy.stats[KEY]
     assert (stats.shed, stats.requests) == (1, 2)
     assert len(throttler.queue) == 1 and rig.reporter.collectors[KEY].concurrency == 1
@@ -108,7 +108,7 @@ def test_waiting_longer_than_max_wait_is_503(rig):
     assert early.take() == b""
     rig.loop.advance(0.1)
     response = early.response()
-    assert (response.status, response.body, response.headers[b"retry-after"]) == (503, b"waited too long for capacity", b"1")
+    assert (response.status, response.body, response.headers[b"retry-after"]) == (503, b"waited too long for capacity (request id rid-1)", b"1")
     assert late.take() == b"" and len(throttler.queue) == 1
     rig.loop.advance(5.0)
     assert late.response().status == 503
@@ -122,7 +122,7 @@ def test_timeout_while_queued_is_504_and_leaves_the_queue(rig):
     assert throttler.queued_bytes == 3
     rig.loop.advance(5.1)
     response = client.response()
-    assert (response.status, response.body) == (504, b"activator request timeout")
+    assert (response.status, response.body) == (504, b"activator request timeout (request id rid-1)")
     assert rig.policy.stats[KEY].timeouts == 1
     assert not throttler.queue and throttler.queued_bytes == 0
     assert rig.reporter.collectors[KEY].concurrency == 0
@@ -233,9 +233,9 @@ def test_removed_revision_answers_its_waiters_503(rig):
     for client in clients:
         client.send(REQ)
     rig.policy.revision_removed(throttler)
-    for client in clients:
+    for n, client in enumerate(clients, 1):
         response = client.response()
-        assert (response.status, response.body) == (503, b"revision was removed while the request waited")
+        assert (response.status, response.body) == (503, b"revision was removed while the request waited (request id rid-%d)" % n)
         assert response.headers[b"retry-after"] == b"1"
     assert not throttler.queue and rig.reporter.collectors[KEY].concurrency == 0
 
@@ -310,4 +310,4 @@ def test_a_retried_request_that_has_to_wait_is_bounded_by_max_wait(rig):
     _, _, _, client = _retried_into_the_queue(rig)
     rig.loop.advance(10.1)
     response = client.response()
-    assert (response.status, response.body) == (503, b"waited too long for capacity")
+    assert (response.status, response.body) == (503, b"waited too long for capacity (request id rid-2)")

@@ -43,13 +43,16 @@ def test_header_routing_forwards_with_activator_headers_and_no_wait(rig):
         b"GET /p?q=1 HTTP/1.1\r\n"
         b"Host: hello.default.example.com\r\n"
         b"X-Keep: 1\r\n"
+        b"X-Request-Id: rid-1\r\n"
         b"k-proxy-request: activator\r\n"
+        b"k-original-host: hello.default.example.com\r\n"
         b"x-forwarded-for: 10.1.2.3\r\n"
-        b"k-original-host: hello.default.example.com\r\n\r\n"
+        b"x-forwarded-proto: http\r\n"
+        b"forwarded: for=10.1.2.3;proto=http\r\n\r\n"
     )
     assert pod.in_flight == 1 and throttler.in_flight == 1
     up.data_received(OK)
-    assert client.take() == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Activator-Wait-Ms: 0\r\n\r\nhi"
+    assert client.take() == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Activator-Wait-Ms: 0\r\nX-Request-Id: rid-1\r\n\r\nhi"
     assert pod.in_flight == 0 and throttler.in_flight == 0
     stats = rig.policy.stats[KEY1]
     assert (stats.requests, stats.wait_counts[0], sum(stats.wait_counts), stats.wait_sum) == (1, 1, 1, 0.0)
@@ -64,8 +67,11 @@ def test_forwarded_for_is_appended_and_an_original_host_is_kept(rig):
         b"GET / HTTP/1.1\r\n"
         b"Host: hello.default.example.com\r\n"
         b"K-Original-Host: first.example.com\r\n"
+        b"X-Request-Id: rid-1\r\n"
         b"k-proxy-request: activator\r\n"
-        b"x-forwarded-for: 1.1.1.1, 192.168.7.9\r\n\r\n"
+        b"x-forwarded-for: 1.1.1.1, 192.168.7.9\r\n"
+        b"x-forwarded-proto: http\r\n"
+        b"forwarded: for=1.1.1.1, for=192.168.7.9;proto=http\r\n\r\n"
     )
     assert response.status == 200
 
@@ -86,7 +92,7 @@ def test_revision_header_without_namespace_is_400(rig, namespace):
     client = rig.client()
     client.send(request(revision="hello-00001", namespace=namespace))
     response = client.response()
-    assert (response.status, response.body) == (400, b"Knative-Serving-Revision needs Knative-Serving-Namespace")
+    assert (response.status, response.body) == (400, b"Knative-Serving-Revision needs Knative-Serving-Namespace (request id rid-1)")
     assert rig.forwarded() == [] and rig.policy.stats == {} and rig.reports == []
 
 
@@ -95,9 +101,9 @@ def test_unknown_revision_is_404(rig):
     client = rig.client()
     client.send(request(revision="nope-00001"))
     response = client.response()
-    assert (response.status, response.body) == (404, b"revision not found: default/nope-00001")
+    assert (response.status, response.body) == (404, b"revision not found: default/nope-00001 (request id rid-1)")
     client.send(request(revision="hello-00001", namespace="other"))
-    assert client.response().body == b"revision not found: other/hello-00001"
+    assert client.response().body == b"revision not found: other/hello-00001 (request id rid-2)"
     assert rig.forwarded() == [] and rig.policy.stats == {} and rig.reporter.collectors == {}
 
 
@@ -136,10 +142,10 @@ def test_unknown_host_is_404(rig):
     client = rig.client()
     client.send(request(host="Nope.Example.com:8080"))
     response = client.response()
-    assert (response.status, response.body) == (404, b"no route for host nope.example.com")
+    assert (response.status, response.body) == (404, b"no route for host nope.example.com (request id rid-1)")
     client.send(request(host=None, version=b"HTTP/1.0", headers=(("Connection", "keep-alive"),)))
     response = client.response()
-    assert (response.status, response.body) == (404, b"no Host and no Knative-Serving-Revision: cannot route the request")
+    assert (response.status, response.body) == (404, b"no Host: cannot route the request (request id rid-2)")
     assert rig.forwarded() == [] and rig.policy.stats == {}
 
 
@@ -150,7 +156,7 @@ def test_routed_host_of_a_revision_not_in_the_state_is_404(rig):
     assert rig.roundtrip(client, request(host=HOST))[2].status == 200
     client.send(request(host=HOST))
     response = client.response()
-    assert (response.status, response.body) == (404, b"revision not found: default/hello-00002")
+    assert (response.status, response.body) == (404, b"revision not found: default/hello-00002 (request id rid-2)")
 
 
 @pytest.mark.parametrize("host", ["HELLO.Default.Example.COM", "hello.default.example.com:8080", "Hello.DEFAULT.example.com:80"])
@@ -186,7 +192,7 @@ def test_new_revision_timeout_applies_after_directory_changed(rig):
     assert client.take() == b""
     rig.loop.advance(0.2)
     response = client.response()
-    assert (response.status, response.body) == (504, b"activator request timeout")
+    assert (response.status, response.body) == (504, b"activator request timeout (request id rid-2)")
     assert rig.policy.stats[KEY1].timeouts == 1
 
 
@@ -210,9 +216,9 @@ def test_removed_revision_is_404_after_directory_changed(rig):
     del rig.state.throttlers[KEY1], rig.state.revisions[KEY1]
     rig.policy.directory_changed()
     client.send(request(revision="hello-00001"))
-    assert client.response().body == b"revision not found: default/hello-00001"
+    assert client.response().body == b"revision not found: default/hello-00001 (request id rid-3)"
     client.send(request(host=HOST))  # the route still names it
-    assert client.response().body == b"revision not found: default/hello-00001"
+    assert client.response().body == b"revision not found: default/hello-00001 (request id rid-4)"
     assert rig.forwarded() == []
 
 

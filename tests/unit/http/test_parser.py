@@ -95,9 +95,53 @@ def test_method_is_any_token(mod, method):
     assert mod.parse_request_head(req(line=method + b" / HTTP/1.1"), MAX).method == method
 
 
-@pytest.mark.parametrize("target", [b"*", b"http://h/p?q#f", bytes(range(0x21, 0x7F))])
-def test_target_is_any_visible_ascii(mod, target):
-    assert mod.parse_request_head(req(line=b"OPTIONS " + target + b" HTTP/1.1"), MAX).target == target
+@pytest.mark.parametrize("target", [b"*", b"/", b"/" + bytes(range(0x21, 0x7F))])
+def test_origin_form_target_is_any_visible_ascii(mod, target):
+    head = mod.parse_request_head(req(line=b"OPTIONS " + target + b" HTTP/1.1"), MAX)
+    assert (head.target, head.authority, head.headers) == (target, b"", [(b"Host", b"a")])
+
+
+@pytest.mark.parametrize(
+    "method, target, origin, authority",
+    [
+        (b"GET", b"http://h/p?q#f", b"/p?q#f", b"h"),
+        (b"GET", b"HTTPS://B.example.com:8443/x/y", b"/x/y", b"B.example.com:8443"),
+        (b"GET", b"http://b.example.com", b"/", b"b.example.com"),
+        (b"GET", b"http://b.example.com?q=1", b"/?q=1", b"b.example.com"),
+        (b"OPTIONS", b"http://b.example.com", b"*", b"b.example.com"),
+        (b"OPTIONS", b"http://b.example.com/", b"/", b"b.example.com"),
+        (b"GET", b"http://[fd00::1]:80/", b"/", b"[fd00::1]:80"),
+        (b"GET", b"http://10.0.0.1:/", b"/", b"10.0.0.1:"),
+        (b"GET", b"http://a_b-c~d.e/", b"/", b"a_b-c~d.e"),
+    ],
+)
+def test_absolute_form_target_becomes_origin_form_and_its_authority_the_host(mod, method, target, origin, authority):
+    # RFC 9112 §3.2.2: the target's authority wins over the Host field
+    head = mod.parse_request_head(req(b"X: 1", line=method + b" " + target + b" HTTP/1.1"), MAX)
+    assert (head.target, head.authority, head.headers) == (origin, authority, [(b"Host", authority), (b"X", b"1")])
+
+
+def test_absolute_form_gives_an_http10_request_its_host(mod):
+    head = mod.parse_request_head(req(b"X: 1", line=b"GET http://b.example.com/p HTTP/1.0", host=False), MAX)
+    assert (head.target, head.headers) == (b"/p", [(b"X", b"1"), (b"Host", b"b.example.com")])
+
+
+def test_connect_authority_form_is_left_alone(mod):
+    head = mod.parse_request_head(req(line=b"CONNECT b.example.com:443 HTTP/1.1"), MAX)
+    assert (head.target, head.authority) == (b"b.example.com:443", b"")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"ftp://b.example.com/", b"file:///etc/passwd", b"mailto:x@y", b"http:/b.example.com/", b"http//b/",
+        b"http://", b"http:///p", b"http://user@b.example.com/", b"http://b.example.com:123456/",
+        b"http://b.example.com:8o/", b"http://[fd00::1/", b"http://[]/", b"http://b%2f.example.com/",
+        b"http://b.example.com#f", b"https:", b"b.example.com:80", b"p", b"?q", b"**",
+    ],
+)  # fmt: skip
+def test_other_targets_are_400(mod, target):
+    fails(mod, req(line=b"GET " + target + b" HTTP/1.1"), 400, "bad request target")
 
 
 @pytest.mark.parametrize(

@@ -37,9 +37,10 @@ class Sample:
 
     raw: bytes
     method: bytes
-    target: bytes
+    target: bytes  # as parsed: origin-form for an absolute-form target
     version: int
-    headers: list = field(default_factory=list)
+    headers: list = field(default_factory=list)  # as parsed: Host made the target's authority
+    authority: bytes = b""
     head_len: int = 0
     content_length: int = -1
     chunked: bool = False
@@ -93,10 +94,12 @@ def make_requests(seed: int = SEED, count: int = 300) -> list[Sample]:
         version = 11 if rng.random() < 0.85 else 10
         method = rng.choice(METHODS)
         form = rng.random()
+        authority = b""
         if form < 0.7:
             target = b"/" + _pick(rng, TARGET_BYTES, 0, 40)
         elif form < 0.85:
-            target = b"http://svc.default.example.com:8080/" + _pick(rng, TCHARS, 0, 20)
+            authority = b"svc.default.example.com:8080"
+            target = b"http://" + authority + b"/" + _pick(rng, TCHARS, 0, 20)
         else:
             method, target = b"OPTIONS", b"*"
         fields = [(_name(rng), _value(rng)) for _ in range(rng.randint(0, 12))]
@@ -126,13 +129,20 @@ def make_requests(seed: int = SEED, count: int = 300) -> list[Sample]:
                 after = after.replace(b"\t", b" ")  # llhttp reads "chunked<HTAB>" as another coding
             head += name + b":" + _ows(rng) + value + after + b"\r\n"
         head += b"\r\n"
+        parsed = fields
+        if authority:  # RFC 9112 §3.2.2: the target's authority replaces Host, and the target is origin-form
+            target = target[len(b"http://") + len(authority) :]
+            parsed = [(n, authority if n == b"Host" else v) for n, v in fields]
+            if (b"Host", authority) not in parsed:
+                parsed.append((b"Host", authority))
         samples.append(
             Sample(
                 raw=bytes(head) + body,
                 method=method,
                 target=target,
                 version=version,
-                headers=fields,
+                headers=parsed,
+                authority=authority,
                 head_len=len(head),
                 content_length=-1 if chunked or framing >= 0.6 else len(body),
                 chunked=chunked,
@@ -196,8 +206,8 @@ def test_corpus_is_deterministic():
 def test_every_sample_parses_to_what_it_was_built_from(mod):
     for sample in make_requests():
         head = mod.parse_request_head(sample.raw, MAX)
-        assert (head.method, head.target, head.version, head.headers) == (
-            sample.method, sample.target, sample.version, sample.headers,
+        assert (head.method, head.target, head.authority, head.version, head.headers) == (
+            sample.method, sample.target, sample.authority, sample.version, sample.headers,
         ), sample.raw
         assert (head.head_len, head.content_length, head.chunked, head.keep_alive) == (
             sample.head_len, sample.content_length, sample.chunked, sample.keep_alive,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dataplane.queueproxy.forwarded import append_xff, forwarded_header
+from dataplane.http.forwarded import append_xff, forwarded_header, forwarded_hop
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,22 @@ def test_forwarded_header(xff, xfh, xfp, fwd, want):
 )
 def test_append_xff(existing, ip, want):
     assert append_xff(existing, ip) == want
+
+
+@pytest.mark.parametrize(
+    "fwd, xff, xfp, xfh, peer, want",
+    [
+        # nothing before this hop: its element alone, with proto=
+        (None, None, None, None, b"10.0.0.9", b"for=10.0.0.9;proto=http"),
+        # a client's Forwarded gets this hop appended, never passed unchanged
+        (b"for=1.2.3.4;proto=https", None, None, None, b"10.0.0.9", b"for=1.2.3.4;proto=https, for=10.0.0.9;proto=http"),
+        (b"for=a, for=b", b"9.9.9.9", b"https", None, b"::1", b'for=a, for=b, for="[::1]";proto=http'),
+        # no Forwarded: the earlier hops from X-Forwarded-*, as the shim makes them, then this hop
+        (None, b"1.1.1.1, 2.2.2.2", b"https", b"h", b"10.0.0.9",
+         b"for=1.1.1.1;host=h;proto=https, for=2.2.2.2, for=10.0.0.9;proto=http"),
+        (b"  ", None, b"https", None, b"10.0.0.9", b"proto=https, for=10.0.0.9;proto=http"),
+        (None, b"", None, None, b"10.0.0.9", b"for=10.0.0.9;proto=http"),
+    ],
+)  # fmt: skip
+def test_forwarded_hop(fwd, xff, xfp, xfh, peer, want):
+    assert forwarded_hop(fwd, xff, xfp, xfh, peer, b"http") == want

@@ -41,9 +41,9 @@ def rig(monkeypatch):
     client.connection_made(transport)
 
     def request() -> None:
-        client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        client.data_received(b"GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: r1\r\n\r\n")
         policy.pool.opened[-1].data_received(OK)  # the one connection, reused
-        assert transport.take() == OK
+        assert transport.take() == OK.replace(b"\r\n\r\n", b"\r\nX-Request-Id: r1\r\n\r\n")
 
     yield loop, policy, request, trims
     transport.lose()

@@ -48,6 +48,32 @@ def forwarded_header(
     return value or None
 
 
+def forwarded_hop(
+    forwarded: bytes | None,
+    x_forwarded_for: bytes | None,
+    x_forwarded_proto: bytes | None,
+    x_forwarded_host: bytes | None,
+    peer: bytes,
+    proto: bytes,
+) -> bytes:
+    """The ``Forwarded`` value a hop sends on: what came in, plus this hop's element.
+
+    The element is ``for=<peer>;proto=<proto>`` (``peer`` is the address this hop
+    took the request from, ``proto`` the protocol it came in on: ``http`` for our
+    listeners, whatever scheme the client used before an earlier hop). A non-blank
+    incoming ``Forwarded`` gets the element appended (RFC 7239 §4), never passed
+    unchanged; otherwise the earlier hops are synthesised from the incoming
+    ``X-Forwarded-*`` values first, as ``forwarded_header`` does (Knative's shim).
+    """
+    own = b"for=" + _node(peer) + b";proto=" + proto
+    if forwarded is not None and forwarded.strip():
+        return forwarded + b", " + own
+    if x_forwarded_for is None and x_forwarded_proto is None and x_forwarded_host is None:
+        return own  # the usual case: nothing before this hop
+    earlier = forwarded_header(x_forwarded_for, x_forwarded_proto, x_forwarded_host, None)
+    return earlier + b", " + own if earlier else own
+
+
 def _node(hop: bytes) -> bytes:
     hop = hop.strip()
     if hop.find(b":") >= 0:  # `in` on bytes first tries an int and clears a TypeError: 3× slower
