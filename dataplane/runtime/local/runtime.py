@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+from dataplane.api import conditions as c
 from dataplane.api import keys, owner_reference
 from dataplane.controller.runtime import PodState, RevisionState
 from dataplane.runtime.local.podspec import NotRunnable, PodTemplate, template_for
@@ -74,7 +75,9 @@ class LocalRuntime:
                     }
                 )
             replicas = rs["spec"]["replicas"] if rs is not None else 0
-            self.deployments[key] = Deployment(key, template, failure, rs_name, replicas)
+            dep = self.deployments[key] = Deployment(key, template, failure, rs_name, replicas)
+            # A revision that was available before a restart stays so at zero: no pod has to run to prove it again.
+            dep.ever_ready = c.condition_status(revision.get("status"), c.RESOURCES_AVAILABLE) == c.TRUE
             self._schedule(key)
         return self.revision_state(*key)
 
