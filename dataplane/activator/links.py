@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 import aiohttp
+import orjson
 
 from dataplane.stats.wire import WireStatMessage, encode_messages
 
@@ -13,12 +14,20 @@ log = logging.getLogger("dataplane.activator")
 MAX_BACKOFF = 2.0
 
 
+MAX_PENDING_EVENTS = 1000
+
+
 class AutoscalerLink:
-    """A WebSocket to the autoscaler's stat server carrying protobuf ``WireStatMessages``."""
+    """A WebSocket to the autoscaler's stat server carrying protobuf ``WireStatMessages``.
+
+    Events (``ActivatorEvents``) go as a JSON text frame ``{"events": [...]}``; a stat server
+    that does not know them reads it as a frame without messages.
+    """
 
     def __init__(self, url: str):
         self.url = url
         self.pending: dict[tuple[str, str], WireStatMessage] = {}
+        self.events: list[dict] = []
         self.wake = asyncio.Event()
         self.connected = False
         self.sent = 0
@@ -32,6 +41,13 @@ class AutoscalerLink:
             self.pending[(message.namespace, message.name)] = message
         self.wake.set()
 
+    def send_events(self, events: list[dict]) -> None:
+        if not self.url or not events:
+            return
+        # a long disconnection keeps the newest ones only: they are for people reading, not for decisions
+        self.events = (self.events + events)[-MAX_PENDING_EVENTS:]
+        self.wake.set()
+
     async def run(self) -> None:
         if not self.url:
             return
@@ -43,12 +59,16 @@ class AutoscalerLink:
                         self.connected = True
                         backoff = 0.1
                         while True:
-                            if not self.pending:
+                            if not self.pending and not self.events:
                                 self.wake.clear()
                                 await self.wake.wait()
-                            batch, self.pending = list(self.pending.values()), {}
-                            await ws.send_bytes(encode_messages(batch))
-                            self.sent += len(batch)
+                            if self.pending:
+                                batch, self.pending = list(self.pending.values()), {}
+                                await ws.send_bytes(encode_messages(batch))
+                                self.sent += len(batch)
+                            if self.events:
+                                events, self.events = self.events, []
+                                await ws.send_str(orjson.dumps({"events": events}).decode())
                 except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as exc:
                     log.debug("autoscaler %s: %s", self.url, exc)
                 finally:
@@ -59,5 +79,5 @@ class AutoscalerLink:
     async def flush(self, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.pending and self.connected and loop.time() < deadline:
+        while (self.pending or self.events) and self.connected and loop.time() < deadline:
             await asyncio.sleep(0.01)

@@ -54,10 +54,13 @@ class AutoscalerApi:
         return web.Response(body=exposition(self.registry), headers={"Content-Type": CONTENT_TYPE})
 
 
-def build_app(service: AutoscalerService) -> web.Application:
-    """An aiohttp application serving the stat server and the API for ``service``."""
+def build_app(service: AutoscalerService, on_events=None) -> web.Application:
+    """An aiohttp application serving the stat server and the API for ``service``.
+
+    ``on_events(events)`` hears the events activators send with their stats (see ``StatServer``).
+    """
     api = AutoscalerApi(service)
-    stats = StatServer(service)
+    stats = StatServer(service, on_events)
     app = web.Application()
     app.router.add_get("/", stats.handle)
     app.router.add_get("/stats", stats.handle)

@@ -42,6 +42,7 @@ class LocalRuntime:
         self.rng = rng or random.Random()
         self.deployments: dict[tuple[str, str], Deployment] = {}
         self.listeners: list[Callable[[str, str], None]] = []
+        self.pod_listeners: list[Callable[[str, LocalPod], None]] = []
         self.tasks: set[asyncio.Task] = set()
         self.closing = False
         store.subscribe(self._on_store_event)
@@ -102,6 +103,10 @@ class LocalRuntime:
     def subscribe(self, listener: Callable[[str, str], None]) -> None:
         self.listeners.append(listener)
 
+    def subscribe_pods(self, listener: Callable[[str, LocalPod], None]) -> None:
+        """``listener(namespace, pod)`` on every change of a pod (started, ready, restarted, stopping, done)."""
+        self.pod_listeners.append(listener)
+
     # -- views for the API ---------------------------------------------------------------------
 
     def pods(self) -> list[LocalPod]:
@@ -143,7 +148,7 @@ class LocalRuntime:
             dep.replicas = 0
             self.deployments.pop(key, None)
             for pod in dep.pods.values():
-                pod.terminate()
+                pod.terminate("revision deleted")
             self._notify(key)
             return
         if dep.replicas != obj["spec"]["replicas"]:
@@ -197,6 +202,8 @@ class LocalRuntime:
             dep.pods.pop(pod.name, None)
         if self.deployments.get(dep.key) is dep:
             self._write_rs_status(dep)
+        for listener in self.pod_listeners:
+            listener(dep.key[0], pod)
         self._notify(dep.key)
 
     def _write_rs_status(self, dep: Deployment) -> None:
