@@ -81,6 +81,10 @@ class StatServer:
         ws = web.WebSocketResponse(heartbeat=30.0)
         if not ws.can_prepare(request).ok:
             return web.Response(text="ok")
+        if "Origin" in request.headers:
+            # browsers always send Origin on a WebSocket handshake and activators never do: a web page
+            # open on this machine must not push load (or event lines) into the autoscaler
+            return web.Response(status=403, text="stat pushes are not accepted from browsers (Origin header present)")
         await ws.prepare(request)
         self._sockets.add(ws)
         async for msg in ws:

@@ -51,7 +51,11 @@ class EventLog:
         self._scale: dict[tuple[str, str], tuple[int, bool]] = {}
 
     def line(self, text: str) -> None:
-        self.write(f"{time.strftime('%H:%M:%S', time.localtime(self.clock()))} {text}")
+        try:
+            self.write(f"{time.strftime('%H:%M:%S', time.localtime(self.clock()))} {text}")
+        except (OSError, ValueError):
+            # stdout went away (a closed pipe): the lines stop, the control plane they describe does not
+            self.write = _discard
 
     # -- the runtime's pods ------------------------------------------------------------------------
 
@@ -106,13 +110,23 @@ class EventLog:
         """One event the activator pushed: ``coldStart`` (waitSeconds, requests) or ``shed`` (requests)."""
         subject = _subject(str(event.get("namespace", "")), str(event.get("name", "")))
         kind = event.get("type")
-        if kind == "coldStart":
-            wait = float(event.get("waitSeconds", 0.0))
-            waiting = int(event.get("requests", 1))
-            self.line(f"cold start {subject}: waited {wait:.1f} s ({waiting} request{'s' if waiting != 1 else ''})")
-        elif kind == "shed":
-            count = int(event.get("requests", 0))
-            self.line(f"shed {subject}: {count} request{'s' if count != 1 else ''} answered 503 (activator queue bounds)")
+        try:
+            if kind == "coldStart":
+                wait = float(event.get("waitSeconds", 0.0))
+                waiting = int(event.get("requests", 1))
+                text = f"cold start {subject}: waited {wait:.1f} s ({waiting} request{'s' if waiting != 1 else ''})"
+            elif kind == "shed":
+                count = int(event.get("requests", 0))
+                text = f"shed {subject}: {count} request{'s' if count != 1 else ''} answered 503 (activator queue bounds)"
+            else:
+                return  # a kind a newer activator sends
+        except (TypeError, ValueError, OverflowError):
+            return  # not from our activator: nothing worth a line
+        self.line(text)
+
+
+def _discard(_line: str) -> None:
+    pass
 
 
 def stop_reason(pod) -> str:

@@ -179,3 +179,4 @@ def test_event_frames_without_a_listener_are_ignored():
     server = StatServer(service)
     assert server.receive('{"events": [{"type": "shed", "namespace": "default", "name": "a", "requests": 2}]}', binary=False) == 0
     assert service.stats.rejected_frames == 0
+

@@ -138,3 +138,28 @@ def test_names_cannot_write_control_characters_to_the_terminal():
     assert len(lines) == 1
     assert all(ord(c) >= 32 and ord(c) != 127 for c in lines[0]), repr(lines[0])
     assert "x?[2J?]0;owned??fake line" in lines[0]
+
+
+def test_malformed_activator_events_are_skipped_without_raising():
+    log, lines, _ = log_with_clock()
+    for bad in (
+        {"type": "coldStart", "namespace": "default", "name": "w", "waitSeconds": "soon"},
+        {"type": "coldStart", "namespace": "default", "name": "w", "waitSeconds": 1.0, "requests": None},
+        {"type": "shed", "namespace": "default", "name": "w", "requests": float("inf")},
+        {"type": "shed", "namespace": "default", "name": "w", "requests": [1]},
+    ):
+        log.activator_event(bad)
+    assert lines == []
+
+
+def test_a_closed_stdout_stops_the_lines_not_the_caller():
+    calls = []
+
+    def broken(line: str) -> None:
+        calls.append(line)
+        raise BrokenPipeError(32, "Broken pipe")
+
+    log = EventLog(broken, Clock())
+    log.decision(outcome(1))
+    log.decision(outcome(2))  # not even tried again
+    assert len(calls) == 1
