@@ -12,8 +12,6 @@ from dataplane.stats.wire import WireStatMessage, encode_messages
 
 log = logging.getLogger("dataplane.activator")
 MAX_BACKOFF = 2.0
-
-
 MAX_PENDING_EVENTS = 1000
 
 
@@ -42,6 +40,7 @@ class AutoscalerLink:
         self.wake.set()
 
     def send_events(self, events: list[dict]) -> None:
+        """Queue events for the next frame (see ``dataplane.activator.events``)."""
         if not self.url or not events:
             return
         # a long disconnection keeps the newest ones only: they are for people reading, not for decisions

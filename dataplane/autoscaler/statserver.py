@@ -2,10 +2,11 @@
 
 Binary frames carry the protobuf; text frames carry the same messages in
 proto3 JSON (``{"messages": [{"namespace", "name", "stat": {...}}]}``) for
-tooling; a text frame may carry ``{"events": [...]}`` instead (the activator's cold starts
-and shed requests), handed to ``on_events`` if set and otherwise ignored. A plain GET (a probe) answers 200. Stats are recorded as they
-arrive, at the service's clock: a sender's clock could place them in buckets
-the windows have already passed.
+tooling, or ``{"events": [...]}`` (the activator's cold starts and shed
+requests), handed to ``on_events`` if set and otherwise ignored. A plain GET
+(a probe) answers 200; a WebSocket handshake with an Origin (a browser) 403.
+Stats are recorded as they arrive, at the service's clock: a sender's clock
+could place them in buckets the windows have already passed.
 """
 
 from __future__ import annotations
