@@ -10,6 +10,7 @@ import socket
 import sys
 from dataclasses import dataclass
 
+from dataplane.activator.events import ActivatorEvents
 from dataplane.activator.policy import ActivatorPolicy
 from dataplane.activator.reporter import StatReporter
 from dataplane.activator.state import ActivatorState
@@ -148,6 +149,8 @@ class Activator:
         policy = ActivatorPolicy(loop, state, reporter, trust_revision_headers=s.trust_revision_headers)
         state.on_removed = policy.revision_removed
         state.on_applied = policy.directory_changed
+        events = ActivatorEvents()
+        state.on_cold_start = events.cold_start
         metrics = LocalEndpoints({b"/metrics": lambda conn, head: _scrape(conn, policy)})
         server = await listen(loop, policy, s.bind, s.port, EngineConfig(max_headers=s.max_headers))
         metrics_server = await listen(loop, metrics, s.bind, s.metrics_port)
@@ -156,7 +159,7 @@ class Activator:
         tasks = [
             loop.create_task(follow_directory(s.directory_url, lambda doc: state.apply(parse_snapshot(doc)), DirectoryError)),
             loop.create_task(link.run()),
-            loop.create_task(self._report(reporter)),
+            loop.create_task(self._report(reporter, lambda: link.send_events(events.collect(policy.stats)))),
         ]
         try:
             await self.stop.wait()
@@ -166,6 +169,7 @@ class Activator:
             policy.connections.close_idle()
             await policy.connections.wait_empty()
             reporter.report()
+            link.send_events(events.collect(policy.stats))
             await link.flush(2.0)
         finally:
             for task in tasks:
@@ -176,7 +180,8 @@ class Activator:
             metrics_server.close()
             metrics.connections.close_idle()
 
-    async def _report(self, reporter: StatReporter) -> None:
+    async def _report(self, reporter: StatReporter, push_events) -> None:
         while True:
             await asyncio.sleep(self.settings.report_interval)
             reporter.report()
+            push_events()

@@ -25,6 +25,7 @@ class ActivatorState:
         self.probes: set[asyncio.Task] = set()
         self.on_removed = None  # callable(throttler): waiting requests of a deleted revision
         self.on_applied = None  # callable(): a new snapshot is in place (lookups cached from the last one are stale)
+        self.on_cold_start = None  # callable(key, waited_s, requests): a revision's first ready pod took waiting requests
 
     def apply(self, snapshot: Snapshot) -> None:
         self.version = snapshot.version
@@ -77,7 +78,12 @@ class ActivatorState:
         async def run() -> None:
             try:
                 if await probe_until_ready(pod.address, self.probe_interval, self.probe_timeout, wanted):
+                    # requests waiting while no pod was ready: a cold start, measured once per pod, not per request
+                    since = throttler.oldest_wait_start() if not throttler.ready else None
+                    waiting = len(throttler.queue)
                     throttler.mark_ready(pod)
+                    if since is not None and self.on_cold_start is not None:
+                        self.on_cold_start(throttler.key, self.loop.time() - since, waiting)
             finally:
                 pod.probing = False
 

@@ -55,11 +55,14 @@ class AutoscalerApi:
         return web.Response(body=exposition(self.registry), headers={"Content-Type": CONTENT_TYPE})
 
 
-def build_app(service: AutoscalerService, guard: Guard | None = None) -> web.Application:
+def build_app(service: AutoscalerService, guard: Guard | None = None, on_events=None) -> web.Application:
     """An aiohttp application serving the stat server and the API for ``service``, behind ``guard`` if given
-    (mounted under another app, it is that app's guard that applies)."""
+    (mounted under another app, it is that app's guard that applies).
+
+    ``on_events(events)`` hears the events activators send with their stats (see ``StatServer``).
+    """
     api = AutoscalerApi(service)
-    stats = StatServer(service)
+    stats = StatServer(service, on_events)
     app = web.Application(middlewares=[guard.middleware] if guard is not None else [])
     app.router.add_get("/", stats.handle)
     app.router.add_get("/stats", stats.handle)

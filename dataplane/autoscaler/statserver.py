@@ -2,15 +2,18 @@
 
 Binary frames carry the protobuf; text frames carry the same messages in
 proto3 JSON (``{"messages": [{"namespace", "name", "stat": {...}}]}``) for
-tooling. A plain GET (a probe) answers 200. Stats are recorded as they
-arrive, at the service's clock: a sender's clock could place them in buckets
-the windows have already passed.
+tooling, or ``{"events": [...]}`` (the activator's cold starts and shed
+requests), handed to ``on_events`` if set and otherwise ignored. A plain GET
+(a probe) answers 200; a WebSocket handshake with an Origin (a browser) 403.
+Stats are recorded as they arrive, at the service's clock: a sender's clock
+could place them in buckets the windows have already passed.
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Callable
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -51,11 +54,27 @@ def decode_json_messages(data: str | bytes) -> list[WireStatMessage]:
     return messages
 
 
+MAX_EVENTS_PER_FRAME = 1000
+
+
+def decode_events(doc: object) -> list[dict]:
+    """The well-formed events of a decoded text frame: objects with string ``type``, ``namespace`` and ``name``."""
+    items = doc.get("events") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        return []
+    return [
+        e
+        for e in items[:MAX_EVENTS_PER_FRAME]
+        if isinstance(e, dict) and all(isinstance(e.get(k), str) for k in ("type", "namespace", "name"))
+    ]
+
+
 class StatServer:
     """WebSocket handler feeding pushed stats into an ``AutoscalerService``."""
 
-    def __init__(self, service: AutoscalerService) -> None:
+    def __init__(self, service: AutoscalerService, on_events: Callable[[list[dict]], None] | None = None) -> None:
         self.service = service
+        self.on_events = on_events
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -63,6 +82,10 @@ class StatServer:
         ws = web.WebSocketResponse(heartbeat=30.0)
         if not ws.can_prepare(request).ok:
             return web.Response(text="ok")
+        if "Origin" in request.headers:
+            # browsers always send Origin on a WebSocket handshake and activators never do: a web page
+            # open on this machine must not push load (or event lines) into the autoscaler
+            return web.Response(status=403, text="stat pushes are not accepted from browsers (Origin header present)")
         await ws.prepare(request)
         self._sockets.add(ws)
         async for msg in ws:
@@ -74,6 +97,13 @@ class StatServer:
 
     def receive(self, data: bytes | str, binary: bool) -> int:
         """Record one frame's messages; the number recorded (0 for an undecodable frame)."""
+        if not binary and self.on_events is not None and '"events"' in data:
+            try:
+                events = decode_events(orjson.loads(data))
+            except orjson.JSONDecodeError:
+                events = []
+            if events:
+                self.on_events(events)
         try:
             messages = decode_messages(data) if binary else decode_json_messages(data)
         except ValueError as exc:

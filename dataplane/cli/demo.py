@@ -1,8 +1,10 @@
 """What `./dev.sh up` runs: `dataplane up`, with the seed article's sample Service applied.
 
 The sample is samples/knative-example (the article's Node.js app and its
-Listing 1, with `command: [node, index.js]` added); once it is Ready the
-commands to try are printed. Ctrl-C stops everything (pods are drained).
+Listing 1, with `command: [node, index.js]` added). It is applied only when
+it does not exist yet, so a restart keeps whatever the user changed since
+(e.g. Listing 2). Once it is Ready the commands to try are printed. Ctrl-C
+stops everything (pods are drained).
 """
 
 from __future__ import annotations
@@ -45,6 +47,34 @@ def _wait_api(api: str, proc: subprocess.Popen, timeout: float) -> None:
     raise SystemExit("dataplane up did not start in time")
 
 
+def _exists(api: str, doc: dict) -> bool:
+    meta = doc.get("metadata") or {}
+    try:
+        _call(api, f"/v1/services/{meta.get('namespace') or 'default'}/{meta['name']}")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return False
+        raise
+    return True
+
+
+def apply_sample(api: str, token: str | None = None) -> list[str]:
+    """Apply the sample's Services that do not exist yet; one line per Service saying what became of it.
+
+    An existing one is left as it is: re-applying Listing 1 on every start would
+    roll back the user's own changes into a new revision.
+    """
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all((SAMPLE / "app.yaml").read_text()) if d]
+    missing = [d for d in docs if not _exists(api, d)]
+    lines = [f"service.serving.knative.dev/{d['metadata']['name']} exists (kept as it is)" for d in docs if d not in missing]
+    if missing:
+        result = _call(api, "/v1/apply", {"documents": missing, "workingDir": str(SAMPLE)}, token=token)
+        lines += [f"service.serving.knative.dev/{r['name']} {r['action']}" for r in result["results"]]
+    return lines
+
+
 def _ready(api: str, name: str) -> tuple[bool, str]:
     try:
         svc = _call(api, f"/v1/services/default/{name}")
@@ -78,13 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         _wait_api(api, up, 30)
-        import yaml
-
-        docs = list(yaml.safe_load_all((SAMPLE / "app.yaml").read_text()))
-        # written before the API listens, so it is there once _wait_api returns
-        result = _call(api, "/v1/apply", {"documents": docs, "workingDir": str(SAMPLE)}, token=read_token(args.home))
-        for r in result["results"]:
-            print(f"service.serving.knative.dev/{r['name']} {r['action']}", flush=True)
+        for line in apply_sample(api, read_token(args.home)):
+            print(line, flush=True)
         deadline = time.monotonic() + 60
         ready, why = _ready(api, "knative-example")
         while not ready and time.monotonic() < deadline and not stopping:

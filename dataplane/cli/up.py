@@ -2,7 +2,9 @@
 
 Runs the control plane (store, controller, autoscaler, local runtime, control
 API) in this process and the activator — the router every request enters by —
-as a child process with an event loop of its own.
+as a child process with an event loop of its own. Prints one line per event on
+stdout (pods, scale decisions, cold starts, shed requests) unless ``-q``;
+errors go to stderr.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=default_home(),
         help="state, logs and the control API token (default $DATAPLANE_HOME or ~/.dataplane)",
     )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no event lines (pods started/ready/stopped, scale decisions, cold starts, shed requests)")
     parser.add_argument("--drain-quiet", type=float, default=1.0, help="seconds a stopping pod's queue-proxy waits without new requests")
 
 
@@ -42,12 +45,14 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve(args: argparse.Namespace) -> int:
     from dataplane.runtime.local.controlplane import ControlPlane
+    from dataplane.runtime.local.events import EventLog
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    plane = ControlPlane(args.home, args.port, drain_quiet=args.drain_quiet)
+    events = None if args.quiet else EventLog(lambda line: print(line, flush=True))
+    plane = ControlPlane(args.home, args.port, drain_quiet=args.drain_quiet, events=events)
     try:
         await plane.start("127.0.0.1", args.api_port)
     except OSError:

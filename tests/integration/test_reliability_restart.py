@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from loadtests._scenario_api import pod_ready
+from loadtests._scenario_api import condition, pod_ready
 from tests.integration.test_reliability_support import Plane, autoscaler_config, host_of, http_get, recorder_service
 
 pytestmark = pytest.mark.slow
@@ -124,6 +124,69 @@ async def test_restart_keeps_everything_applied_and_brings_services_back(tmp_pat
         changed = differences(applied_state(before), applied_state(await snapshot(second)))
         assert not changed, "reconciling after the restart changed what was applied:\n" + "\n".join(changed)
         print(f"resources kept: {len(applied_state(before))}; pods re-created for steady: {len(pods)}; hosts answering: {len(hosts)}")
+    finally:
+        if second is not None:
+            left = await second.stop()
+            assert not left, f"the restarted dataplane up left processes running: {left}"
+        else:
+            await plane.stop()
+
+
+async def test_revisions_named_by_traffic_answer_from_zero_after_a_restart(tmp_path):
+    """A 50/50 split by revisionName plus a tag, both revisions at zero: after a restart every URL answers its first request.
+
+    Each revision's readiness must survive the restart without a pod running: the Route, Service and
+    Configuration stay Ready (LATESTREADY == LATESTCREATED) the whole time, and the first request to each
+    host wakes the right revision.
+    """
+    home = tmp_path / "home"
+    record = tmp_path / "requests.log"
+    traffic = [
+        {"revisionName": "pair-00001", "percent": 50, "tag": "old"},
+        {"revisionName": "pair-00002", "percent": 50},
+    ]
+    plane = Plane(home)
+    second = None
+    try:
+        await plane.start(autoscaler_config())
+        await plane.api.apply([recorder_service("pair", record)])
+        await plane.api.wait_service_ready("pair")
+        await plane.api.apply([recorder_service("pair", record, env={"VERSION": "2"}, traffic=traffic)])
+        await plane.api.wait_service_ready("pair")
+        for revision in ("pair-00001", "pair-00002"):
+            await plane.api.wait_pods(revision, 0, timeout=60)
+        assert (await http_get(plane.port, "/?id=before", host_of("pair"))).status == 200
+        for revision in ("pair-00001", "pair-00002"):
+            await plane.api.wait_pods(revision, 0, timeout=60)
+        left = await plane.stop()
+        assert not left, f"dataplane up left processes running: {left}"
+
+        second = Plane(home, port=plane.port, api_port=plane.install.api_port)
+        await second.start(configure=False)
+        samples: list[tuple[str | None, str | None, str | None]] = []
+        sampling = True
+
+        async def sample_ksvc() -> None:
+            while sampling:
+                svc = await second.api.get("services", "default", "pair")
+                status = svc["status"]
+                samples.append((condition(svc, "Ready"), status.get("latestReadyRevisionName"), status.get("latestCreatedRevisionName")))
+                await asyncio.sleep(0.05)
+
+        sampler = asyncio.ensure_future(sample_ksvc())
+        try:
+            await asyncio.sleep(1.0)  # the restarted controller has reconciled everything by now
+            tagged = await http_get(second.port, "/?id=tagged", host_of("old-pair"), timeout=60)
+            assert tagged.status == 200, tagged
+            assert tagged.body.split()[0] == b"pair-00001", tagged.body
+            split = [await http_get(second.port, f"/?id=split{i}", host_of("pair"), timeout=60) for i in range(2)]
+            assert [a.status for a in split] == [200, 200], split
+            assert {a.body.split()[0] for a in split} == {b"pair-00001", b"pair-00002"}, split
+        finally:
+            sampling = False
+            await sampler
+        bad = [s for s in samples if s != ("True", "pair-00002", "pair-00002")]
+        assert samples and not bad, f"after the restart ksvc was not Ready with LATESTREADY == LATESTCREATED: {bad[:5]} of {len(samples)}"
     finally:
         if second is not None:
             left = await second.stop()

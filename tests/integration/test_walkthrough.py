@@ -1,29 +1,37 @@
-"""The seed article's walkthrough, command for command, against a real `dataplane up`.
+"""The seed article's walkthrough, as the README tells it, against a real `dataplane up`.
 
-`kubectl` becomes `dataplane`, the container gets `command: [node, index.js]`,
-and the router listens on a free port instead of 80. Windows are shortened by
-config-autoscaler so that scaling to zero takes seconds.
+The commands and the output they must show are read from the README's walkthrough section, so the two
+cannot drift; the prose between its blocks (wait, 20 parallel requests, restart) is done here. The router
+listens on a free port instead of 8080, and config-autoscaler shortens the windows (as the README's
+paragraph on platform settings says) so that scaling to zero takes seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.seed import LISTING_1, LISTING_2, SAMPLE
-from tests.support import Proc, free_port, wait_port
+from tests.seed import SAMPLE
+from tests.support import free_port, wait_port
 
 HOST = "knative-example.default.example.com"
+README = Path(__file__).resolve().parents[2] / "README.md"
+SECTION = "## The seed article's walkthrough, locally"
+GET_TIMEOUT = 90.0
+"""Seconds a `get` is retried until it shows what the README says (scaling to zero is one of its waits)."""
 
 pytestmark = pytest.mark.slow
 
@@ -40,116 +48,206 @@ data:
 """
 
 
+@dataclass
+class Step:
+    """One `$ command` of the README and the lines shown after it."""
+
+    command: str
+    expected: list[str] = field(default_factory=list)
+
+
+def walkthrough_blocks(text: str) -> list[list[Step]]:
+    """The ```sh blocks of the README's walkthrough section, in order."""
+    section = text[text.index(SECTION) :]
+    section = section[: section.index("\n## ", 1)]
+    blocks = []
+    for body in re.findall(r"```sh\n(.*?)```", section, re.S):
+        steps: list[Step] = []
+        for line in body.splitlines():
+            if line.startswith("$ "):
+                steps.append(Step(line[2:]))
+            else:
+                steps[-1].expected.append(line)
+        blocks.append(steps)
+    return blocks
+
+
+# What differs from run to run: the ReplicaSet's template hash, a pod's random suffix, ages.
+VARIABLE = (
+    (re.compile(r"-deployment-[0-9a-z]+-[0-9a-z]{5}\b"), "-deployment-HASH-POD"),
+    (re.compile(r"-deployment-[0-9a-z]+\b"), "-deployment-HASH"),
+    (re.compile(r"(?<=\s)\d+[smhd](\d+[smhd])?(?=\s|$)"), "AGE"),
+)
+
+
+def normal(lines: list[str]) -> list[str]:
+    """Lines with variable parts replaced and column padding collapsed."""
+    out = []
+    for line in lines:
+        for pattern, replacement in VARIABLE:
+            line = pattern.sub(replacement, line)
+        out.append(" ".join(line.split()))
+    return out
+
+
+def test_normal_form_keeps_what_matters():
+    assert normal(["knative-example-00001-deployment-431fc595a-tdda2   2/2     Running   0          5s"]) == normal(
+        ["knative-example-00001-deployment-9f00aa17b-x0x0x   2/2 Running 0 1m12s"]
+    )
+    assert normal(["knative-example-00001   knative-example   1   True   1   1"]) != normal(["knative-example-00001 knative-example 1 True 0 0"])
+    assert normal(["knative-example-00002-deployment-431fc595a   1   1   1   4s"]) != normal(["knative-example-00003-deployment-431fc595a 1 1 1 4s"])
+
+
 class Up:
+    """`dataplane up` (or `./dev.sh up`'s program) on free ports in one home, output to a file."""
+
     def __init__(self, tmp: Path):
+        self.tmp = tmp
         self.workdir = tmp / "app"
-        self.workdir.mkdir()
-        shutil.copy(SAMPLE / "index.js", self.workdir / "index.js")
+        self.home = tmp / "home"
         self.port, self.api_port = free_port(), free_port()
         # the CLI finds the server's token where `dataplane up --home` wrote it
-        self.env = dict(os.environ, DATAPLANE_SERVER=f"http://127.0.0.1:{self.api_port}", DATAPLANE_HOME=str(tmp / "home"))
-        self.proc = Proc(
-            [
-                sys.executable,
-                "-m",
-                "dataplane",
-                "up",
-                "--port",
-                str(self.port),
-                "--api-port",
-                str(self.api_port),
-                "--home",
-                str(tmp / "home"),
-            ],
-            port=self.api_port,
-        )
-        wait_port(self.port, proc=self.proc.popen)
+        self.env = dict(os.environ, DATAPLANE_SERVER=f"http://127.0.0.1:{self.api_port}", DATAPLANE_HOME=str(self.home))
+        self.proc: subprocess.Popen | None = None
+        self.log: Path | None = None
 
-    def dataplane(self, *args: str, check: bool = True) -> str:
-        """Run a `dataplane` command as the article runs `kubectl`, in the app's directory."""
+    def start(self, program: list[str], name: str) -> None:
+        self.log = self.tmp / f"{name}.log"
+        argv = [sys.executable, "-m", *program, "--port", str(self.port), "--api-port", str(self.api_port), "--home", str(self.home)]
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        wait_port(self.api_port, timeout=30, proc=self.proc)
+        wait_port(self.port, timeout=30, proc=self.proc)
+
+    def write(self, name: str, text: str) -> None:
+        self.workdir.mkdir(exist_ok=True)
+        (self.workdir / name).write_text(text)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log else ""
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def dataplane(self, *args: str) -> tuple[int, list[str]]:
+        """Run a `dataplane` command in the app's directory; its exit code and what a terminal shows.
+
+        On a terminal `apply`'s "waiting for" line is rewritten in place and cleared, so it is left out.
+        """
         done = subprocess.run(
             [sys.executable, "-m", "dataplane", *args], cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=120
         )
-        if check and done.returncode != 0:
-            raise AssertionError(f"dataplane {' '.join(args)} failed ({done.returncode}): {done.stdout}{done.stderr}")
-        return done.stdout
+        shown = done.stdout.splitlines() + [line for line in done.stderr.splitlines() if not line.startswith("waiting for ")]
+        return done.returncode, shown
 
-    def write(self, name: str, text: str) -> None:
-        (self.workdir / name).write_text(text)
+    async def curl(self, session: aiohttp.ClientSession, words: list[str]) -> list[str]:
+        """`curl -H "Host: ..." 127.0.0.1:8080` of the README, sent to this router's port."""
+        headers = {}
+        args = iter(words[1:])
+        url = None
+        for word in args:
+            if word == "-H":
+                name, _, value = next(args).partition(":")
+                headers[name.strip()] = value.strip()
+            elif word == "-s":
+                continue
+            else:
+                url = word
+        assert url is not None and url.split("/")[0].startswith("127.0.0.1"), words
+        async with session.get(f"http://127.0.0.1:{self.port}/", headers=headers) as r:
+            return (await r.text()).splitlines()
 
-    async def curl(self, session: aiohttp.ClientSession) -> str:
-        async with session.get(f"http://127.0.0.1:{self.port}/", headers={"Host": HOST}) as r:
-            assert r.status == 200, await r.text()
-            return await r.text()
+    async def run_block(self, session: aiohttp.ClientSession, block: list[Step]) -> None:
+        """Each command of a README block must show the README's output (a `get` is retried until it does)."""
+        for step in block:
+            words = shlex.split(step.command)
+            want = normal(step.expected)
+            if words[0] == "curl":
+                shown = await self.curl(session, words)
+                assert normal(shown) == want, f"$ {step.command}\n" + "\n".join(shown)
+                continue
+            assert words[0] == "dataplane", f"the README's walkthrough runs only dataplane and curl: {step.command}"
+            deadline = time.monotonic() + (GET_TIMEOUT if words[1] == "get" else 0)
+            while True:
+                rc, shown = await asyncio.to_thread(self.dataplane, *words[1:])
+                if rc == 0 and normal(shown) == want:
+                    break
+                if time.monotonic() >= deadline:
+                    raise AssertionError(f"$ {step.command}\nexit code {rc}, shown:\n" + "\n".join(shown) + "\nREADME:\n" + "\n".join(step.expected))
+                await asyncio.sleep(0.5)
 
     def pod_names(self) -> list[str]:
-        out = self.dataplane("get", "pods")
-        return [line.split()[0] for line in out.splitlines()[1:] if line.strip()]
-
-    async def wait_until(self, what: str, check, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if await asyncio.to_thread(check):
-                return
-            await asyncio.sleep(0.5)
-        raise AssertionError(f"timed out waiting for {what}")
-
-    def stop(self) -> None:
-        self.proc.signal(signal.SIGTERM)
-        try:
-            self.proc.wait(60)
-        finally:
-            self.proc.stop()
+        _, shown = self.dataplane("get", "pods")
+        return [line.split()[0] for line in shown[1:] if line.strip() and not line.startswith("No resources")]
 
 
 @pytest.fixture
 def up(tmp_path):
     u = Up(tmp_path)
+    u.start(["dataplane", "up"], "up")
     yield u
     u.stop()
 
 
 async def test_seed_walkthrough(up):
-    up.write("config.yaml", FAST_SCALING)
-    up.dataplane("apply", "-f", "config.yaml")
-    up.write("app.yaml", LISTING_1)
-    assert up.dataplane("apply", "-f", "app.yaml").strip() == "service.serving.knative.dev/knative-example created"
-
-    assert up.dataplane("get", "configuration").splitlines()[1].split()[0] == "knative-example"
-    assert up.dataplane("get", "revision").splitlines()[1].split()[0] == "knative-example-00001"
-    assert up.dataplane("get", "replicaset").splitlines()[1].startswith("knative-example-00001-deployment-")
-    assert up.dataplane("get", "route").splitlines()[1].split()[0] == "knative-example"
-    pods = up.dataplane("get", "pods").splitlines()
-    assert pods[0].split()[:5] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
-    assert pods[1].startswith("knative-example-00001-deployment-") and "Running" in pods[1]
-    assert up.dataplane("get", "route", "knative-example", "-ojsonpath={.status.domain}").strip() == HOST
-    ingress = up.dataplane("get", "svc", "knative-ingressgateway", "-n", "istio-system", "-ojsonpath={.status.loadBalancer.ingress[*].ip}")
-    assert ingress.strip() == "127.0.0.1"
+    blocks = walkthrough_blocks(README.read_text())
+    firsts = [b[0].command for b in blocks]
+    assert firsts == [
+        "dataplane apply -f app.yaml",
+        "dataplane get pods",
+        "dataplane apply -f app-cc1.yaml",
+        "dataplane get pods",
+        "dataplane get revision",
+    ], f"the README's walkthrough changed its steps; follow it here too: {firsts}"
+    shutil.copytree(SAMPLE, up.workdir)  # "in a copy of samples/knative-example"
+    (up.workdir / "config.yaml").write_text(FAST_SCALING)
+    assert up.dataplane("apply", "-f", "config.yaml")[0] == 0
 
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as s:
-        assert await up.curl(s) == "Hello World!"
-        first_pod = up.pod_names()[0]
+        await up.run_block(s, blocks[0])
+        first_pod = up.pod_names()
+        assert len(first_pod) == 1
 
-        # scaling to 0: no requests for a (shortened) stable window plus grace
-        await up.wait_until("scale to zero", lambda: up.dataplane("get", "pods").startswith("No resources found"), 60)
-
-        # scaling from 0: the next request brings a fresh pod and is answered
-        assert await up.curl(s) == "Hello World!"
+        # to zero, then a fresh pod for the next request
+        await up.run_block(s, blocks[1])
         pods = up.pod_names()
-        assert len(pods) == 1 and pods[0] != first_pod
+        assert len(pods) == 1 and pods != first_pod
 
-        # scaling above 1 and updating the service
-        up.write("app.yaml", LISTING_2)
-        assert up.dataplane("apply", "-f", "app.yaml").strip() == "service.serving.knative.dev/knative-example configured"
-        revisions = up.dataplane("get", "revision")
-        assert "knative-example-00002" in revisions
-        answers = await asyncio.gather(*(up.curl(s) for _ in range(20)))
+        # Listing 2: a second revision takes the traffic
+        await up.run_block(s, blocks[2])
+        async with s.get(f"http://127.0.0.1:{up.port}/", headers={"Host": HOST}) as r:
+            assert r.status == 200  # 00002 has its pod, 00001 is left to scale down
+
+        async def get() -> str:
+            async with s.get(f"http://127.0.0.1:{up.port}/", headers={"Host": HOST}) as r:
+                assert r.status == 200, await r.text()
+                return await r.text()
+
+        # "20 parallel curls then spread over several knative-example-00002 pods"
+        answers = await asyncio.gather(*(get() for _ in range(20)))
         assert Counter(answers) == {"Hello World!": 20}
         pods = [p for p in up.pod_names() if p.startswith("knative-example-00002-")]
-        assert len(pods) >= 3, pods  # several pods for 20 requests at containerConcurrency 1
+        assert len(pods) >= 3, pods
 
-        # and back to zero once the load is gone
-        await up.wait_until("scale to zero again", lambda: up.dataplane("get", "pods").startswith("No resources found"), 90)
+        # "... and a minute or so after the last one everything is back at zero"
+        await up.run_block(s, blocks[3])
+
+        # "Stop `dataplane up` ... or run `./dev.sh up`": its program, on the same home
+        up.stop()
+        up.start(["dataplane.cli.demo"], "dev-up")
+        await up.run_block(s, blocks[4])
+        shown = up.output()
+        assert "service.serving.knative.dev/knative-example exists (kept as it is)" in shown, shown
+        assert "knative-example configured" not in shown and "knative-example created" not in shown, shown
 
 
 SPLIT = """\
@@ -173,12 +271,12 @@ spec:
 
 async def test_traffic_split_and_tags(up):
     up.write("v1.yaml", SPLIT.format(suffix="one", traffic="    - latestRevision: true\n      percent: 100"))
-    up.dataplane("apply", "-f", "v1.yaml")
+    assert up.dataplane("apply", "-f", "v1.yaml")[0] == 0
     traffic = (
         "    - revisionName: split-one\n      percent: 50\n      tag: one\n    - latestRevision: true\n      percent: 50\n      tag: two"
     )
     up.write("v2.yaml", SPLIT.format(suffix="two", traffic=traffic))
-    up.dataplane("apply", "-f", "v2.yaml")
+    assert up.dataplane("apply", "-f", "v2.yaml")[0] == 0
     async with aiohttp.ClientSession() as s:
 
         async def get(host: str) -> str:

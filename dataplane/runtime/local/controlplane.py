@@ -19,6 +19,7 @@ from dataplane.guard import Guard
 from dataplane.runtime.local.apiserver import SYSTEM_NAMESPACE, ApiServer
 from dataplane.runtime.local.directory import DirectoryPublisher
 from dataplane.runtime.local.home import read_token, token_path, write_token
+from dataplane.runtime.local.events import EventLog
 from dataplane.runtime.local.runtime import LocalRuntime
 from dataplane.runtime.local.store import SqliteStore
 
@@ -29,8 +30,10 @@ PLATFORM_CONFIGMAPS = (AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMA
 class ControlPlane:
     """Everything of `dataplane up` but the activator process."""
 
-    def __init__(self, home: Path, router_port: int, drain_quiet: float = 1.0):
+    def __init__(self, home: Path, router_port: int, drain_quiet: float = 1.0, events: EventLog | None = None):
+        """``events``, if given, hears pods, scale decisions and the activator's events (``dataplane up``'s lines)."""
         self.home = home
+        self.events = events
         self.router_port = router_port
         home.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(home / "state.db")
@@ -41,14 +44,22 @@ class ControlPlane:
         self.controller = Controller(self.store, self.runtime, lambda: self.api_config, lambda: self.autoscaler_config.initial_scale)
         self.directory = DirectoryPublisher(self.store, self.runtime)
         self.autoscaler = AutoscalerService(self, self.autoscaler_config)
-        self.directory.on_change = lambda doc: self.autoscaler.apply(parse_snapshot(doc).revisions.values())
+        self.directory.on_change = self._directory_changed
         self.store.subscribe(self._on_config_event)
         self.store.subscribe(self.controller.on_store_event)
         self.runtime.subscribe(self.controller.on_runtime_event)
+        if events is not None:
+            self.runtime.subscribe_pods(events.pod_changed)
         self.tasks: list[asyncio.Task] = []
         self.runner: web.AppRunner | None = None
         self.token = ""
         """The control API token of this start (also in ``home/api-token``)."""
+
+    def _directory_changed(self, doc: dict) -> None:
+        revisions = parse_snapshot(doc).revisions
+        self.autoscaler.apply(revisions.values())
+        if self.events is not None:
+            self.events.forget(revisions.keys())
 
     # -- platform configuration ------------------------------------------------------------------
 
@@ -83,11 +94,17 @@ class ControlPlane:
 
     def scale(self, namespace: str, name: str, outcome) -> None:
         """``ScaleTarget``: the autoscaler's decision sets the revision's replicas."""
+        if self.events is not None:
+            self.events.decision(outcome)
         if outcome.replicas is None:
             return
         task = asyncio.get_running_loop().create_task(self.runtime.scale(namespace, name, outcome.replicas))
         self.runtime.tasks.add(task)
         task.add_done_callback(self.runtime.tasks.discard)
+
+    def _activator_events(self, events: list[dict]) -> None:
+        for event in events:
+            self.events.activator_event(event)
 
     def _on_config_event(self, event: str, obj: dict) -> None:
         if obj.get("kind") == "ConfigMap" and obj["metadata"].get("namespace") == SYSTEM_NAMESPACE:
@@ -129,7 +146,7 @@ class ControlPlane:
         # the guard covers every route, the autoscaler's stat WebSocket under /autoscaler/ included
         app = web.Application(client_max_size=16 << 20, middlewares=[guard.middleware])
         ApiServer(self).routes(app)
-        app.add_subapp("/autoscaler/", build_app(self.autoscaler))
+        app.add_subapp("/autoscaler/", build_app(self.autoscaler, on_events=self._activator_events if self.events is not None else None))
         if extra_routes is not None:
             extra_routes(app)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -48,6 +48,8 @@ class LocalPod:
         self.app: asyncio.subprocess.Process | None = None
         self.qp: asyncio.subprocess.Process | None = None
         self.terminating = False
+        self.stop_reason = ""
+        """Why the pod was told to stop (e.g. ``scaled down``); empty while nobody asked it to."""
         self.task: asyncio.Task | None = None
         self.stop = asyncio.Event()
         self.done = asyncio.Event()
@@ -148,10 +150,11 @@ class LocalPod:
         self.changed()
         await asyncio.Event().wait()  # stay here until cancelled: the pod is up
 
-    def terminate(self) -> None:
+    def terminate(self, reason: str = "scaled down") -> None:
         """Drain and stop: the queue-proxy finishes what it holds before the app is stopped."""
         if self.terminating:
             return
+        self.stop_reason = reason
         self.terminating = True
         self.ready = False
         self.phase = "Terminating"
@@ -178,7 +181,7 @@ class LocalPod:
 
     async def kill(self) -> None:
         """Stop and wait for both processes (the runtime is shutting down)."""
-        self.terminate()
+        self.terminate("dataplane up stopping")
         if self.task is not None:
             await self.done.wait()
 

@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+from dataplane.api import conditions as c
 from dataplane.api import keys, owner_reference
 from dataplane.controller.runtime import PodState, RevisionState
 from dataplane.runtime.local.podspec import NotRunnable, PodTemplate, template_for
@@ -41,6 +42,7 @@ class LocalRuntime:
         self.rng = rng or random.Random()
         self.deployments: dict[tuple[str, str], Deployment] = {}
         self.listeners: list[Callable[[str, str], None]] = []
+        self.pod_listeners: list[Callable[[str, LocalPod], None]] = []
         self.tasks: set[asyncio.Task] = set()
         self.closing = False
         store.subscribe(self._on_store_event)
@@ -74,7 +76,9 @@ class LocalRuntime:
                     }
                 )
             replicas = rs["spec"]["replicas"] if rs is not None else 0
-            self.deployments[key] = Deployment(key, template, failure, rs_name, replicas)
+            dep = self.deployments[key] = Deployment(key, template, failure, rs_name, replicas)
+            # A revision that was available before a restart stays so at zero: no pod has to run to prove it again.
+            dep.ever_ready = c.condition_status(revision.get("status"), c.RESOURCES_AVAILABLE) == c.TRUE
             self._schedule(key)
         return self.revision_state(*key)
 
@@ -98,6 +102,10 @@ class LocalRuntime:
 
     def subscribe(self, listener: Callable[[str, str], None]) -> None:
         self.listeners.append(listener)
+
+    def subscribe_pods(self, listener: Callable[[str, LocalPod], None]) -> None:
+        """``listener(namespace, pod)`` on every change of a pod (started, ready, restarted, stopping, done)."""
+        self.pod_listeners.append(listener)
 
     # -- views for the API ---------------------------------------------------------------------
 
@@ -140,7 +148,7 @@ class LocalRuntime:
             dep.replicas = 0
             self.deployments.pop(key, None)
             for pod in dep.pods.values():
-                pod.terminate()
+                pod.terminate("revision deleted")
             self._notify(key)
             return
         if dep.replicas != obj["spec"]["replicas"]:
@@ -194,6 +202,8 @@ class LocalRuntime:
             dep.pods.pop(pod.name, None)
         if self.deployments.get(dep.key) is dep:
             self._write_rs_status(dep)
+        for listener in self.pod_listeners:
+            listener(dep.key[0], pod)
         self._notify(dep.key)
 
     def _write_rs_status(self, dep: Deployment) -> None:

@@ -158,3 +158,25 @@ def test_app_routes():
     service, _ = service_with()
     paths = {r.resource.canonical for r in build_app(service).router.routes()}
     assert {"/", "/stats", "/revisions", "/revisions/{namespace}/{name}", "/healthz", "/metrics"} <= paths
+
+
+def test_event_frames_go_to_the_listener_and_record_no_stats():
+    service, _ = service_with(info("a"))
+    heard: list[list[dict]] = []
+    server = StatServer(service, heard.append)
+    good = {"type": "coldStart", "namespace": "default", "name": "a", "waitSeconds": 1.5, "requests": 1}
+    text = orjson.dumps({"events": [good, {"type": 1, "namespace": "default", "name": "a"}, "junk", {"type": "shed"}]}).decode()
+    assert server.receive(text, binary=False) == 0
+    assert heard == [[good]]  # malformed entries are dropped, the well-formed one kept
+    assert (service.stats.received, service.stats.rejected_frames) == (0, 0)
+    assert server.receive('{"events": "not a list"}', binary=False) == 0
+    assert server.receive('{"events": [', binary=False) == 0  # not JSON: counted as rejected, nothing heard
+    assert heard == [[good]] and service.stats.rejected_frames == 1
+
+
+def test_event_frames_without_a_listener_are_ignored():
+    service, _ = service_with(info("a"))
+    server = StatServer(service)
+    assert server.receive('{"events": [{"type": "shed", "namespace": "default", "name": "a", "requests": 2}]}', binary=False) == 0
+    assert service.stats.rejected_frames == 0
+

@@ -65,3 +65,42 @@ async def test_the_revision_reports_ready_false_with_the_reason(tmp_path):
         assert "command" in ready["message"]
     finally:
         store.close()
+
+
+async def test_a_revision_available_before_a_restart_stays_ready_at_zero(tmp_path):
+    """A fresh runtime (as after `dataplane up` restarts) over a revision scaled to zero: no pod runs, it stays Ready."""
+    from dataplane.runtime.local.runtime import LocalRuntime
+
+    store = SqliteStore(tmp_path / "state.db")
+    runtime = LocalRuntime(store, tmp_path)
+    try:
+        rev = await store.create(revision({"command": ["node", "index.js"]}))
+        status = c.initialize({}, "Revision", now=1.0)
+        for type_ in (c.RESOURCES_AVAILABLE, c.CONTAINER_HEALTHY):
+            status = c.mark(status, "Revision", type_, c.TRUE, now=1.0)
+        rev = await store.update_status({**rev, "status": status})
+        await reconcile_revision(store, runtime, rev, 0, 2.0)
+        after = (await store.get("Revision", "default", "img-00001"))["status"]
+        assert c.condition_status(after, c.READY) == c.TRUE
+        active = c.get_condition(after, c.ACTIVE)
+        assert (active["status"], active["reason"]) == ("False", "NoTraffic")
+        assert runtime.pods() == []
+    finally:
+        await runtime.close()
+        store.close()
+
+
+async def test_a_revision_never_available_is_not_ready_without_pods(tmp_path):
+    """The restored readiness comes only from the revision's own recorded status, not from a restart as such."""
+    from dataplane.runtime.local.runtime import LocalRuntime
+
+    store = SqliteStore(tmp_path / "state.db")
+    runtime = LocalRuntime(store, tmp_path)
+    try:
+        rev = await store.create(revision({"command": ["node", "index.js"]}))
+        await reconcile_revision(store, runtime, rev, 0, 2.0)
+        after = (await store.get("Revision", "default", "img-00001"))["status"]
+        assert c.condition_status(after, c.READY) == c.UNKNOWN
+    finally:
+        await runtime.close()
+        store.close()
