@@ -126,6 +126,7 @@ class Activator:
         state = ActivatorState(loop, s.limits, s.probe_interval, s.probe_timeout)
         policy = ActivatorPolicy(loop, state, reporter)
         state.on_removed = policy.revision_removed
+        state.on_failed = policy.revision_failed
         state.on_applied = policy.directory_changed
         metrics = LocalEndpoints({b"/metrics": lambda conn, head: _scrape(conn, policy)})
         server = await listen(loop, policy, s.bind, s.port, EngineConfig())

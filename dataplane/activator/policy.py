@@ -28,6 +28,7 @@ WANTED = frozenset(
         b"knative-serving-namespace",
         b"k-original-host",
         b"x-forwarded-for",
+        b"x-request-id",
     }
 )
 WAIT_HEADER = b"X-Activator-Wait-Ms"
@@ -35,6 +36,12 @@ NO_WAIT = ((WAIT_HEADER, b"0"),)
 # Host header values remembered per directory snapshot
 HOSTNAME_CACHE = 1024
 MAX_DIAL_RETRIES = 3
+# seconds a client is told to wait before retrying a revision that cannot serve: the kubelet's
+# first crash back-off
+FAILED_RETRY_AFTER = ((b"Retry-After", b"10"),)
+# request ids echoed in 503 bodies: an id of this shape or none (the header comes from the client)
+REQUEST_ID_MAX = 128
+_ID_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:")
 # seconds; buckets of the time requests wait for capacity (cold starts included)
 WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -56,7 +63,7 @@ class RevisionStats:
 class Target:
     """What every request for one revision needs, looked up once per directory snapshot."""
 
-    __slots__ = ("key", "throttler", "stats", "timeout", "response_start_timeout", "idle_timeout")
+    __slots__ = ("key", "throttler", "stats", "timeout", "response_start_timeout", "idle_timeout", "failure")
 
     def __init__(self, key: tuple[str, str], throttler: RevisionThrottler, stats: RevisionStats, info) -> None:
         self.key = key
@@ -65,14 +72,17 @@ class Target:
         self.timeout = info.timeout
         self.response_start_timeout = info.response_start_timeout
         self.idle_timeout = info.idle_timeout
+        # the 503 body's text while no pod can serve the revision (None: requests wait for pods)
+        self.failure = failure_text(key, info.failure) if info.failure else None
 
 
 class Ticket:
     """One request's place with a revision: queued, then holding a pod slot."""
 
-    __slots__ = ("policy", "conn", "throttler", "stats", "pod", "since", "retries", "bytes", "bucket", "waited")
+    __slots__ = ("policy", "conn", "throttler", "stats", "pod", "since", "retries", "bytes", "bucket", "waited", "request_id")
 
-    def __init__(self, policy, conn, throttler: RevisionThrottler, stats: RevisionStats, since: float, nbytes: int):
+    def __init__(self, policy, conn, throttler: RevisionThrottler, stats: RevisionStats, since: float, nbytes: int,
+                 request_id: bytes | None = None):
         self.policy = policy
         self.conn = conn
         self.throttler = throttler
@@ -83,6 +93,7 @@ class Ticket:
         self.bytes = nbytes
         self.bucket = -1  # where the wait histogram counted it (a retry moves it)
         self.waited = 0.0
+        self.request_id = request_id
 
     def admitted_to(self, pod: PodTracker) -> None:
         self.policy.send(self, pod)
@@ -128,7 +139,7 @@ class ActivatorPolicy:
                 if target is None:
                     return
         else:
-            target = self._target_by_host(conn, found.get(b"host"))
+            target = self._target_by_host(conn, found.get(b"host"), found.get(b"x-request-id"))
             if target is None:
                 return
         target.stats.requests += 1
@@ -149,8 +160,12 @@ class ActivatorPolicy:
         if nbytes < 0:
             nbytes = 0
         throttler = target.throttler
-        ticket = Ticket(self, conn, throttler, target.stats, now, nbytes)
+        ticket = Ticket(self, conn, throttler, target.stats, now, nbytes, found.get(b"x-request-id"))
         conn.slot = ticket
+        if target.failure is not None and not throttler.ready:
+            # no pod can serve it and none is coming soon: say so now, not at the timeout
+            self._refuse(ticket, target.failure)
+            return
         outcome = throttler.acquire(ticket, nbytes, now)
         if outcome == REJECTED:
             self._shed(ticket, b"revision queue is full")
@@ -250,6 +265,17 @@ class ActivatorPolicy:
         ticket.stats.shed += 1
         ticket.conn.respond(503, reason, [(b"Retry-After", b"1")])
 
+    def _refuse(self, ticket: Ticket, text: bytes) -> None:
+        ticket.stats.shed += 1
+        ticket.conn.respond(503, with_request_id(text, ticket.request_id), FAILED_RETRY_AFTER)
+
+    def revision_failed(self, throttler: RevisionThrottler, reason: str) -> None:
+        """No pod can serve the revision (the directory says why): its waiting requests get 503 now."""
+        text = failure_text(throttler.key, reason)
+        for _, (ticket, _, _) in list(throttler.queue.items()):
+            throttler.cancel(ticket)
+            self._refuse(ticket, text)
+
     def _watch_expiry(self, throttler: RevisionThrottler) -> None:
         if throttler.key in self.expiry:
             return
@@ -292,7 +318,7 @@ class ActivatorPolicy:
         self._by_headers[(ns, name)] = target
         return target
 
-    def _target_by_host(self, conn, host: bytes | None) -> Target | None:
+    def _target_by_host(self, conn, host: bytes | None, request_id: bytes | None = None) -> Target | None:
         if not host:
             conn.respond(404, b"no Host and no Knative-Serving-Revision: cannot route the request")
             return None
@@ -306,7 +332,15 @@ class ActivatorPolicy:
         routes = self.state.routes
         key = routes.pick(hostname)
         if key is None:
-            conn.respond(404, b"no route for host " + hostname.encode("latin-1"))
+            failed = routes.failure(hostname)
+            if failed is None:
+                conn.respond(404, b"no route for host " + hostname.encode("latin-1"))
+            else:
+                # a Route claims the host but has no revision to send it to
+                (ns, name), reason = failed
+                text = failure_text((ns, name), reason) if name else b"no revision is ready for host %s: %s" % (
+                    hostname.encode("latin-1"), reason.encode())
+                conn.respond(503, with_request_id(text, request_id), FAILED_RETRY_AFTER)
             return None
         # only Host values of known routes are remembered, and only so many
         if len(self._hostnames) < HOSTNAME_CACHE:
@@ -346,3 +380,15 @@ class ActivatorPolicy:
         for handle in self.expiry.values():
             handle.cancel()
         self.expiry.clear()
+
+
+def failure_text(key: tuple[str, str], reason: str) -> bytes:
+    """The 503 body for requests to a revision that cannot serve."""
+    return b"revision %s/%s cannot serve requests: %s" % (key[0].encode(), key[1].encode(), reason.encode())
+
+
+def with_request_id(text: bytes, request_id: bytes | None) -> bytes:
+    """``text`` naming the request's id when it has a plain one (the header is the client's: anything else is left out)."""
+    if request_id and len(request_id) <= REQUEST_ID_MAX and all(ch in _ID_CHARS for ch in request_id):
+        return text + b" (request id " + request_id + b")"
+    return text
