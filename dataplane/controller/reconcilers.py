@@ -138,16 +138,18 @@ async def reconcile_revision(store: Store, runtime: Runtime, revision: dict, cfg
         status = c.mark(status, kind, c.CONTAINER_HEALTHY, c.FALSE, state.failure, state.failure_message, now=now)
         status = c.mark(status, kind, c.RESOURCES_AVAILABLE, c.FALSE, state.failure, state.failure_message, now=now)
     else:
+        crashed = health.container_failure(state)
+        quiet = health.not_listening(state)
         if state.failure:
             status = c.mark(status, kind, c.RESOURCES_AVAILABLE, c.FALSE, state.failure, state.failure_message, now=now)
         elif state.ever_ready:
             status = c.mark(status, kind, c.RESOURCES_AVAILABLE, c.TRUE, now=now)
+        elif quiet is not None:  # what the deployment waits for, rather than a bare "Deploying"
+            status = c.mark(status, kind, c.RESOURCES_AVAILABLE, c.UNKNOWN, quiet.reason, quiet.message, now=now)
         else:
             status = c.mark(status, kind, c.RESOURCES_AVAILABLE, c.UNKNOWN, "Deploying", now=now)
         # Knative's rule: True once a pod is ready; False (exit code, last words) while none is and an
         # app has exited; otherwise as it was, so a crashed revision scaled to zero stays failed
-        crashed = health.container_failure(state)
-        quiet = health.not_listening(state)
         if state.ready_pods or (state.ever_ready and c.condition_status(status, c.CONTAINER_HEALTHY) == c.UNKNOWN and not quiet):
             status = c.mark(status, kind, c.CONTAINER_HEALTHY, c.TRUE, now=now)
         elif crashed is not None:
