@@ -156,9 +156,9 @@ async def reconcile_revision(store: Store, runtime: Runtime, revision: dict, cfg
             status = c.mark(status, kind, c.CONTAINER_HEALTHY, c.FALSE, crashed.reason, crashed.message, now=now)
         elif quiet is not None:
             status = c.mark(status, kind, c.CONTAINER_HEALTHY, c.UNKNOWN, quiet.reason, quiet.message, now=now)
-        crashing = next((p for p in state.pods if p.waiting_reason), None)
-        if crashing is not None and state.ever_ready:
-            status["containerStatuses"] = [{"name": "user-container", "restartCount": crashing.restarts}]
+        restarted = max(state.pods, key=lambda p: p.restarts, default=None)
+        if restarted is not None and restarted.restarts and state.ever_ready:
+            status["containerStatuses"] = [{"name": "user-container", "restartCount": restarted.restarts}]
     status = c.set_condition(status, c.ACTIVE, *_activity(state, failure), now=now)
     status["actualReplicas"] = state.ready_pods
     status["desiredReplicas"] = state.replicas

@@ -210,7 +210,15 @@ class LocalRuntime:
             dep.deadline_timer = None
         if due is not None and due != float("inf"):
             delay = max(0.0, due - self.clock())
-            dep.deadline_timer = asyncio.get_running_loop().call_later(delay, self.check_progress, dep.key)
+            dep.deadline_timer = asyncio.get_running_loop().call_later(delay, self._deadline_due, dep.key)
+
+    def _deadline_due(self, key: tuple[str, str]) -> None:
+        dep = self.deployments.get(key)
+        if dep is not None:
+            dep.deadline_timer = None
+            since = dep.progress.since
+            if not self.check_progress(key) and since is not None and self.clock() < since + dep.progress.seconds:
+                self._track_progress(dep)  # the loop may wake a little early: look again when it is due
 
     def check_progress(self, key: tuple[str, str]) -> bool:
         """Fail and scale to zero a revision whose progress deadline passed with no pod ever ready."""

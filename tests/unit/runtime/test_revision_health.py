@@ -186,6 +186,8 @@ async def test_local_runtime_scales_a_revision_past_its_deadline_to_zero(tmp_pat
         runtime._track_progress(dep)
         clock.now = 51.9
         assert not runtime.check_progress(dep.key)
+        runtime._deadline_due(dep.key)  # the loop woke a little early: it looks again later
+        assert dep.deadline_timer is not None and dep.failure is None
         clock.now = 52.0
         assert runtime.check_progress(dep.key)
         state = runtime.revision_state("default", "crash-00001")
