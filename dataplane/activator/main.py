@@ -148,6 +148,7 @@ class Activator:
         state = ActivatorState(loop, s.limits, s.probe_interval, s.probe_timeout)
         policy = ActivatorPolicy(loop, state, reporter, trust_revision_headers=s.trust_revision_headers)
         state.on_removed = policy.revision_removed
+        state.on_failed = policy.revision_failed
         state.on_applied = policy.directory_changed
         events = ActivatorEvents()
         state.on_cold_start = events.cold_start

@@ -54,6 +54,10 @@ RETRY_AFTER = ((b"Retry-After", b"1"),)
 # Host header values remembered per directory snapshot
 HOSTNAME_CACHE = 1024
 MAX_DIAL_RETRIES = 3
+# seconds a client is told to wait before retrying a revision that cannot serve: the kubelet's
+# first crash back-off
+FAILED_RETRY_AFTER = ((b"Retry-After", b"10"),)
+# request ids echoed in 503 bodies: an id of this shape or none (the header comes from the client)
 # seconds; buckets of the time requests wait for capacity (cold starts included)
 WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -75,7 +79,7 @@ class RevisionStats:
 class Target:
     """What every request for one revision needs, looked up once per directory snapshot."""
 
-    __slots__ = ("key", "throttler", "stats", "timeout", "response_start_timeout", "idle_timeout")
+    __slots__ = ("key", "throttler", "stats", "timeout", "response_start_timeout", "idle_timeout", "failure")
 
     def __init__(self, key: tuple[str, str], throttler: RevisionThrottler, stats: RevisionStats, info) -> None:
         self.key = key
@@ -84,6 +88,8 @@ class Target:
         self.timeout = info.timeout
         self.response_start_timeout = info.response_start_timeout
         self.idle_timeout = info.idle_timeout
+        # the 503 body's text while no pod can serve the revision (None: requests wait for pods)
+        self.failure = failure_text(key, info.failure) if info.failure else None
 
 
 class Ticket:
@@ -172,6 +178,10 @@ class ActivatorPolicy:
         throttler = target.throttler
         ticket = Ticket(self, conn, throttler, target.stats, now, nbytes)
         conn.slot = ticket
+        if target.failure is not None and not throttler.ready:
+            # no pod can serve it and none is coming soon: say so now, not at the timeout
+            self._refuse(ticket, target.failure)
+            return
         outcome = throttler.acquire(ticket, nbytes, now)
         if outcome == REJECTED:
             self._shed(ticket, b"revision queue is full")
@@ -291,6 +301,17 @@ class ActivatorPolicy:
         ticket.stats.shed += 1
         ticket.conn.respond(503, with_request_id(reason, ticket.conn.request_id), RETRY_AFTER)
 
+    def _refuse(self, ticket: Ticket, text: bytes) -> None:
+        ticket.stats.shed += 1
+        ticket.conn.respond(503, with_request_id(text, ticket.conn.request_id), FAILED_RETRY_AFTER)
+
+    def revision_failed(self, throttler: RevisionThrottler, reason: str) -> None:
+        """No pod can serve the revision (the directory says why): its waiting requests get 503 now."""
+        text = failure_text(throttler.key, reason)
+        for _, (ticket, _, _) in list(throttler.queue.items()):
+            throttler.cancel(ticket)
+            self._refuse(ticket, text)
+
     def _watch_expiry(self, throttler: RevisionThrottler) -> None:
         if throttler.key in self.expiry:
             return
@@ -347,7 +368,15 @@ class ActivatorPolicy:
         routes = self.state.routes
         key = routes.pick(hostname)
         if key is None:
-            conn.respond(404, with_request_id(b"no route for host " + hostname.encode("latin-1"), conn.request_id))
+            failed = routes.failure(hostname)
+            if failed is None:
+                conn.respond(404, with_request_id(b"no route for host " + hostname.encode("latin-1"), conn.request_id))
+            else:
+                # a Route claims the host but has no revision to send it to
+                (ns, name), reason = failed
+                text = failure_text((ns, name), reason) if name else b"no revision is ready for host %s: %s" % (
+                    hostname.encode("latin-1"), reason.encode())
+                conn.respond(503, with_request_id(text, conn.request_id), FAILED_RETRY_AFTER)
             return None
         # only Host values of known routes are remembered, and only so many
         if len(self._hostnames) < HOSTNAME_CACHE:
@@ -388,3 +417,8 @@ class ActivatorPolicy:
         for handle in self.expiry.values():
             handle.cancel()
         self.expiry.clear()
+
+
+def failure_text(key: tuple[str, str], reason: str) -> bytes:
+    """The 503 body for requests to a revision that cannot serve."""
+    return b"revision %s/%s cannot serve requests: %s" % (key[0].encode(), key[1].encode(), reason.encode())

@@ -24,6 +24,7 @@ class ActivatorState:
         self.throttlers: dict[tuple[str, str], RevisionThrottler] = {}
         self.probes: set[asyncio.Task] = set()
         self.on_removed = None  # callable(throttler): waiting requests of a deleted revision
+        self.on_failed = None  # callable(throttler, reason): no pod can serve the revision's waiting requests
         self.on_applied = None  # callable(): a new snapshot is in place (lookups cached from the last one are stale)
         self.on_cold_start = None  # callable(key, waited_s, requests): a revision's first ready pod took waiting requests
 
@@ -55,6 +56,8 @@ class ActivatorState:
                 gone = throttler.remove_pod(address)
                 if gone is not None:
                     gone.pool.close()
+            if info.failure and not throttler.ready and throttler.queue and self.on_failed is not None:
+                self.on_failed(throttler, info.failure)
         for key in [k for k in self.throttlers if k not in snapshot.revisions]:
             throttler = self.throttlers.pop(key)
             for pod in throttler.pods.values():

@@ -51,6 +51,23 @@ def get(annotations: Mapping, names: tuple[str, ...]) -> tuple[str, str] | None:
     return None
 
 
+DEFAULT_PROGRESS_DEADLINE = 600
+"""Seconds a revision may take to first become ready (Knative's ``config-deployment`` default)."""
+
+
+def progress_deadline(annotations: Mapping | None, default: int = DEFAULT_PROGRESS_DEADLINE) -> int:
+    """Whole seconds from ``serving.knative.dev/progress-deadline`` (validated at admission), else ``default``."""
+    found = get(annotations or {}, PROGRESS_DEADLINE)
+    if found:
+        try:
+            seconds = parse_duration_ns(found[1]) // NS_PER_SECOND
+        except ValueError:
+            seconds = 0
+        if seconds > 0:
+            return seconds
+    return default
+
+
 def reject_autoscaling(annotations: object, path: str) -> list[FieldError]:
     """Autoscaling annotations do nothing on a Service, Configuration or Route: say where they belong."""
     if not isinstance(annotations, Mapping):

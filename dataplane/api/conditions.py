@@ -132,12 +132,16 @@ def is_failed(obj: Mapping) -> bool:
 
 # -- Configuration: Ready tracks its latest created revision --------------------------------------
 
-def set_latest_created(status: Mapping | None, name: str, *, now: Clock) -> dict:
-    """A new revision was created; Ready is Unknown until it is the latest ready one."""
+def set_latest_created(status: Mapping | None, name: str, reason: str = "", message: str = "", *, now: Clock) -> dict:
+    """A new revision was created; Ready is Unknown until it is the latest ready one.
+
+    ``reason``/``message``: what the revision says it is waiting for (e.g. nothing
+    listens on its port), so that those waiting on the Configuration see it too.
+    """
     out = _copy(status)
     out["latestCreatedRevisionName"] = name
     if out.get("latestReadyRevisionName") != name:
-        out = set_condition(out, READY, UNKNOWN, now=now)
+        out = set_condition(out, READY, UNKNOWN, reason, message, now=now)
     return out
 
 

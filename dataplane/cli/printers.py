@@ -334,7 +334,7 @@ def _container_state(state: dict, now: float) -> tuple[str, list[tuple[str, Any]
     if "terminated" in state:
         done = state["terminated"] or {}
         return "Terminated", [("Reason", done.get("reason")), ("Exit Code", done.get("exitCode")),
-                              ("Finished", done.get("finishedAt"))]
+                              ("Message", done.get("message")), ("Finished", done.get("finishedAt"))]
     return "Unknown", []
 
 

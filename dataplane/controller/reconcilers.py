@@ -22,6 +22,7 @@ from dataplane.api import conditions as c
 from dataplane.api import keys
 from dataplane.api.config import Config
 from dataplane.api.timestamps import format_timestamp
+from dataplane.controller import health
 from dataplane.controller.runtime import Runtime, RevisionState
 from dataplane.controller.store import Store
 
@@ -99,7 +100,11 @@ async def reconcile_configuration(store: Store, configuration: dict, cfg: Config
         latest = await store.create(make_revision(configuration, generation, now=now))
         revisions.append(latest)
     status = c.initialize(configuration.get("status"), keys.CONFIGURATION, now=now)
-    status = c.set_latest_created(status, wanted, now=now)
+    waiting = c.get_condition(latest.get("status"), c.READY) or {}
+    if waiting.get("status") != c.UNKNOWN or waiting.get("reason") != health.NOT_LISTENING:
+        # only this wait is shown on the Configuration: it is the one a user must act on
+        waiting = {}
+    status = c.set_latest_created(status, wanted, waiting.get("reason", ""), waiting.get("message", ""), now=now)
     ready = [r for r in revisions if c.condition_status(r.get("status"), c.READY) == c.TRUE]
     if ready:
         # the newest ready revision: a failed newer one leaves traffic where it was
@@ -128,32 +133,49 @@ async def reconcile_revision(store: Store, runtime: Runtime, revision: dict, cfg
     state: RevisionState = await runtime.ensure_revision(revision, initial_scale(revision, cfg_initial))
     status = c.initialize(revision.get("status"), keys.REVISION, now=now)
     kind = keys.REVISION
-    if state.failure:
+    failure = health.serving_failure(state)
+    if state.failure and state.failure != health.PROGRESS_DEADLINE_EXCEEDED:  # it cannot run at all
         status = c.mark(status, kind, c.CONTAINER_HEALTHY, c.FALSE, state.failure, state.failure_message, now=now)
         status = c.mark(status, kind, c.RESOURCES_AVAILABLE, c.FALSE, state.failure, state.failure_message, now=now)
     else:
-        crashing = next((p for p in state.pods if p.waiting_reason), None)
-        if state.ever_ready:
+        crashed = health.container_failure(state)
+        quiet = health.not_listening(state)
+        if state.failure:
+            status = c.mark(status, kind, c.RESOURCES_AVAILABLE, c.FALSE, state.failure, state.failure_message, now=now)
+        elif state.ever_ready:
             status = c.mark(status, kind, c.RESOURCES_AVAILABLE, c.TRUE, now=now)
-            status = c.mark(status, kind, c.CONTAINER_HEALTHY, c.TRUE, now=now)
-        elif crashing is not None:
-            reason = f"ExitCode{crashing.last_exit_code}" if crashing.last_exit_code is not None else crashing.waiting_reason
-            status = c.mark(status, kind, c.CONTAINER_HEALTHY, c.FALSE, reason, crashing.message, now=now)
+        elif quiet is not None:  # what the deployment waits for, rather than a bare "Deploying"
+            status = c.mark(status, kind, c.RESOURCES_AVAILABLE, c.UNKNOWN, quiet.reason, quiet.message, now=now)
         else:
             status = c.mark(status, kind, c.RESOURCES_AVAILABLE, c.UNKNOWN, "Deploying", now=now)
-        ready = state.ready_pods
-        if ready:
-            status = c.set_condition(status, c.ACTIVE, c.TRUE, now=now)
-        elif state.replicas == 0:
-            status = c.set_condition(status, c.ACTIVE, c.FALSE, "NoTraffic", "The target is not receiving traffic.", now=now)
-        else:
-            status = c.set_condition(status, c.ACTIVE, c.UNKNOWN, "Queued", "Requests to the target are being buffered as resources are provisioned.", now=now)
-        if crashing is not None and state.ever_ready:
-            status["containerStatuses"] = [{"name": "user-container", "restartCount": crashing.restarts}]
+        # Knative's rule: True once a pod is ready; False (exit code, last words) while none is and an
+        # app has exited; otherwise as it was, so a crashed revision scaled to zero stays failed
+        if state.ready_pods or (state.ever_ready and c.condition_status(status, c.CONTAINER_HEALTHY) == c.UNKNOWN and not quiet):
+            status = c.mark(status, kind, c.CONTAINER_HEALTHY, c.TRUE, now=now)
+        elif crashed is not None:
+            status = c.mark(status, kind, c.CONTAINER_HEALTHY, c.FALSE, crashed.reason, crashed.message, now=now)
+        elif quiet is not None:
+            status = c.mark(status, kind, c.CONTAINER_HEALTHY, c.UNKNOWN, quiet.reason, quiet.message, now=now)
+        restarted = max(state.pods, key=lambda p: p.restarts, default=None)
+        if restarted is not None and restarted.restarts and state.ever_ready:
+            status["containerStatuses"] = [{"name": "user-container", "restartCount": restarted.restarts}]
+    status = c.set_condition(status, c.ACTIVE, *_activity(state, failure), now=now)
     status["actualReplicas"] = state.ready_pods
     status["desiredReplicas"] = state.replicas
     status = c.set_observed_generation(status, _meta(revision).get("generation", 1))
     await _write_status(store, revision, status)
+
+
+def _activity(state: RevisionState, failure: health.Problem | None) -> tuple[str, str, str]:
+    """The Active condition: what is true of the revision's pods, and so of requests sent to it now."""
+    if state.ready_pods:
+        return c.TRUE, "", ""
+    if failure is not None:
+        return c.FALSE, failure.reason, "No pod can serve the revision: requests for it are answered 503 at once."
+    if state.replicas == 0:
+        return c.FALSE, "NoTraffic", "The target is not receiving traffic."
+    return c.UNKNOWN, "Activating", (f"Waiting for a pod to become ready (0 of {state.replicas}); "
+                                     "requests that arrive meanwhile wait for it.")
 
 
 async def reconcile_route(store: Store, route: dict, cfg: Config, now: float) -> None:

@@ -24,6 +24,10 @@ class PodState:
     """e.g. CrashLoopBackOff, while the app is waiting to be restarted."""
     last_exit_code: int | None = None
     message: str = ""
+    """How the app last ended (exit code or signal and its last log lines), or why it waits."""
+    unready_reason: str = ""
+    """Why a running app is not ready when that is known, e.g. ContainerNotListening."""
+    unready_message: str = ""
 
 
 @dataclass(frozen=True)

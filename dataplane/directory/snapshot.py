@@ -8,17 +8,28 @@ over HTTP; the Kubernetes backend builds it from watches):
                     "timeoutSeconds": 300, "responseStartTimeoutSeconds": 0, "idleTimeoutSeconds": 0,
                     "annotations": {"autoscaling.knative.dev/target": "10"},
                     "pods": [{"name": "hello-00001-abc", "address": "127.0.0.1:40123",
-                              "statsAddress": "127.0.0.1:40125", "ready": true, "startedAt": 1767225600.0}]}],
+                              "statsAddress": "127.0.0.1:40125", "ready": true, "startedAt": 1767225600.0}],
+                    "failure": "ExitCode1"}],
      "routes": [{"namespace": "default", "name": "hello",
                  "hosts": ["hello.default.example.com"],
                  "traffic": [{"revisionName": "hello-00001", "percent": 100}],
-                 "tagHosts": {"v1-hello.default.example.com": "hello-00001"}}]}
+                 "tagHosts": {"v1-hello.default.example.com": "hello-00001"}},
+                {"namespace": "default", "name": "broken", "hosts": ["broken.default.example.com"], "traffic": [],
+                 "failure": {"revisionName": "broken-00001", "reason": "ExitCode1"}}]}
+
+A revision's ``failure`` (absent when none) says no pod can serve it now and
+why; a route's ``failure`` says why a host it claims has no revision to go to.
+Only reasons travel here, never messages: they reach clients in 503 bodies,
+and a message may quote the app's log.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
+
+_REASON = re.compile(r"[A-Za-z0-9]{0,64}")
 
 
 class DirectoryError(ValueError):
@@ -49,6 +60,8 @@ class RevisionInfo:
     annotations: dict = field(default_factory=dict, hash=False, compare=False)
     """The revision's annotations (autoscaling settings among them)."""
     pods: tuple[PodInfo, ...] = ()
+    failure: str = ""
+    """Why no pod can serve the revision now (a reason such as ExitCode1); empty when pods can, or may soon."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -76,10 +89,17 @@ def smooth_schedule(weights: list[int]) -> list[int]:
 class RouteTable:
     """Host → revisions, for the activator acting as the router; traffic splits are exact, not random."""
 
-    def __init__(self, splits: dict[str, tuple[list[int], list[tuple[str, str]]]] | None = None):
+    def __init__(self, splits: dict[str, tuple[list[int], list[tuple[str, str]]]] | None = None,
+                 failures: dict[str, tuple[tuple[str, str], str]] | None = None):
         # host -> (weights, revision keys); the schedule is built on first use
         self.splits = splits or {}
         self._schedules: dict[str, tuple[list[tuple[str, str]], int]] = {}
+        self.failures = failures or {}
+        """host -> (revision key, reason): hosts a Route claims that have no revision to go to."""
+
+    def failure(self, host: str) -> tuple[tuple[str, str], str] | None:
+        """Why ``host``, claimed by a Route, has no revision to serve it; None for hosts no Route claims."""
+        return self.failures.get(host)
 
     def pick(self, host: str) -> tuple[str, str] | None:
         """The revision for the next request to ``host``."""
@@ -146,7 +166,11 @@ def parse_snapshot(doc) -> Snapshot:
         annotations = _get(rev, "annotations", dict, path, {})
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
             raise DirectoryError(f"{path}.annotations: keys and values must be strings")
+        failure = _get(rev, "failure", str, path, "")
+        if not _REASON.fullmatch(failure):
+            raise DirectoryError(f"{path}.failure: must be a reason (letters and digits), got {failure!r}")
         info = RevisionInfo(
+            failure=failure,
             namespace=_get(rev, "namespace", str, path),
             name=_get(rev, "name", str, path),
             container_concurrency=_get(rev, "containerConcurrency", int, path, 0),
@@ -158,11 +182,21 @@ def parse_snapshot(doc) -> Snapshot:
         )
         revisions[info.key] = info
     splits: dict[str, tuple[list[int], list[tuple[str, str]]]] = {}
+    failures: dict[str, tuple[tuple[str, str], str]] = {}
     for i, route in enumerate(_get(doc, "routes", list, "snapshot", [])):
         path = f"routes[{i}]"
         if not isinstance(route, dict):
             raise DirectoryError(f"{path}: must be an object")
         ns = _get(route, "namespace", str, path)
+        failure = _get(route, "failure", dict, path, {})
+        if failure:
+            fpath = f"{path}.failure"
+            reason = _get(failure, "reason", str, fpath)
+            if not _REASON.fullmatch(reason) or not reason:
+                raise DirectoryError(f"{fpath}.reason: must be a reason (letters and digits), got {reason!r}")
+            claimed = ((ns, _get(failure, "revisionName", str, fpath, "")), reason)
+            for host in _get(route, "hosts", list, path, []):
+                failures[str(host).lower()] = claimed
         weights: list[int] = []
         keys: list[tuple[str, str]] = []
         for j, target in enumerate(_get(route, "traffic", list, path, [])):
@@ -180,4 +214,7 @@ def parse_snapshot(doc) -> Snapshot:
             splits[str(host).lower()] = (weights, keys)
         for host, rev_name in _get(route, "tagHosts", dict, path, {}).items():
             splits[str(host).lower()] = ([1], [(ns, str(rev_name))])
-    return Snapshot(_get(doc, "version", int, "snapshot", 0), revisions, RouteTable(splits))
+    for host, (_, targets) in splits.items():
+        if targets:
+            failures.pop(host, None)  # a host with traffic somewhere goes there
+    return Snapshot(_get(doc, "version", int, "snapshot", 0), revisions, RouteTable(splits, failures))

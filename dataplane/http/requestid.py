@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 
 X_REQUEST_ID = b"X-Request-Id"
+# a client's id is kept only when it is short and plain, since error bodies and logs repeat it
+MAX_CLIENT_ID = 128
+PLAIN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:")
 
 
 class RequestIds:
@@ -30,10 +33,18 @@ class RequestIds:
 
 def ensure_request_id(conn, head, found: dict, ids: RequestIds) -> bytes:
     """The request's id: the one it carries, or a new one added to its headers (so the
-    policy, the next hop and the app all see it); made the connection's ``request_id``."""
+    policy, the next hop and the app all see it); made the connection's ``request_id``.
+
+    A client's id that is long, repeated or not plain (letters, digits, ``-_.:``) is
+    replaced by a new one, so that what is quoted back is always safe to print."""
     rid = found.get(b"x-request-id")
     if rid is None:
         rid = ids.next()
         head.headers.append((X_REQUEST_ID, rid))
+    elif len(rid) > MAX_CLIENT_ID or not PLAIN.issuperset(rid):
+        rid = ids.next()
+        head.headers[:] = [h for h in head.headers if h[0].lower() != b"x-request-id"]
+        head.headers.append((X_REQUEST_ID, rid))
+        found[b"x-request-id"] = rid
     conn.request_id = rid
     return rid

@@ -12,8 +12,8 @@ import asyncio
 
 import orjson
 
-from dataplane.api import conditions as c
 from dataplane.api import keys
+from dataplane.controller.entries import revision_failure, route_entry
 from dataplane.runtime.kubernetes import resources as r
 from dataplane.runtime.kubernetes.client import KubeClient
 from dataplane.runtime.kubernetes.informer import Informer
@@ -54,27 +54,6 @@ def slice_pods(slice_: dict, started: dict[str, float]) -> list[dict]:
             }
         )
     return pods
-
-
-def route_entry(route: dict) -> dict | None:
-    """Hosts and weighted revisions of a Route, from its resolved ``status.traffic``."""
-    status = route.get("status") or {}
-    if c.condition_status(status, c.ALL_TRAFFIC_ASSIGNED) != c.TRUE or not status.get("url"):
-        return None
-    traffic = [
-        {"revisionName": t["revisionName"], "percent": t["percent"]} for t in status.get("traffic") or [] if t.get("percent")
-    ]
-    tag_hosts = {
-        t["url"].split("://", 1)[-1]: t["revisionName"] for t in status.get("traffic") or [] if t.get("tag") and t.get("url")
-    }
-    meta = route["metadata"]
-    return {
-        "namespace": meta["namespace"],
-        "name": meta["name"],
-        "hosts": [status["url"].split("://", 1)[-1]],
-        "traffic": traffic,
-        "tagHosts": tag_hosts,
-    }
 
 
 class KubernetesDirectory:
@@ -141,12 +120,18 @@ class KubernetesDirectory:
                     "pods": sorted(pods, key=lambda p: p["name"]),
                 }
             )
+            failure = revision_failure(self.runtime.revision_state(ns, name))
+            if failure:
+                revisions[-1]["failure"] = failure
         changed = {key for key in counts.keys() | self.ready_counts.keys() if counts.get(key, 0) != self.ready_counts.get(key, 0)}
         self.ready_counts = counts
         for key in sorted(changed):
             for listener in self.on_ready_change:
                 listener(*key)
-        routes = [e for e in (route_entry(rt) for rt in self.store.peek(keys.ROUTE)) if e is not None]
+        by_ns: dict[str, dict[str, dict]] = {}
+        for obj in self.store.peek(keys.REVISION):
+            by_ns.setdefault(obj["metadata"]["namespace"], {})[obj["metadata"]["name"]] = obj
+        routes = [e for e in (route_entry(rt, by_ns.get(rt["metadata"]["namespace"], {}), {}) for rt in self.store.peek(keys.ROUTE)) if e]
         doc = {
             "revisions": sorted(revisions, key=lambda x: (x["namespace"], x["name"])),
             "routes": sorted(routes, key=lambda x: (x["namespace"], x["name"])),

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 
 from dataplane.api import child_name, keys, owner_reference, serving_container_index, serving_port
-from dataplane.api.durations import parse_duration_seconds
+from dataplane.api.annotations import progress_deadline
 from dataplane.runtime.kubernetes.sidecar import (
     ADMIN_PORT,
     METRICS_PORT,
@@ -122,15 +122,7 @@ def pod_spec(revision: Mapping, cfg: DeploymentConfig) -> dict:
 
 
 def _progress_deadline(annotations: Mapping[str, str], cfg: DeploymentConfig) -> int:
-    raw = annotations.get(keys.PROGRESS_DEADLINE_ANNOTATION)
-    if raw:
-        try:
-            seconds = int(parse_duration_seconds(raw))
-        except ValueError:
-            seconds = 0
-        if seconds > 0:
-            return seconds
-    return cfg.progress_deadline
+    return progress_deadline(annotations, cfg.progress_deadline)
 
 
 def make_deployment(revision: Mapping, replicas: int, cfg: DeploymentConfig) -> dict:

@@ -9,6 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from dataplane.api import keys
+from dataplane.api.traffic import route_host
 from dataplane.api.config import AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, Config
 from dataplane.autoscaler.api import build_app
 from dataplane.autoscaler.core import AutoscalerConfig
@@ -42,7 +43,7 @@ class ControlPlane:
         self.autoscaler_config = AutoscalerConfig()
         self.load_config()
         self.controller = Controller(self.store, self.runtime, lambda: self.api_config, lambda: self.autoscaler_config.initial_scale)
-        self.directory = DirectoryPublisher(self.store, self.runtime)
+        self.directory = DirectoryPublisher(self.store, self.runtime, host_for=self._route_host)
         self.autoscaler = AutoscalerService(self, self.autoscaler_config)
         self.directory.on_change = self._directory_changed
         self.store.subscribe(self._on_config_event)
@@ -89,6 +90,11 @@ class ControlPlane:
         autoscaler = getattr(self, "autoscaler", None)
         if autoscaler is not None:
             autoscaler.update_config(maps.get(AUTOSCALER_CONFIGMAP, {}))
+
+    def _route_host(self, route: dict) -> str:
+        """The host a Route claims (before its traffic resolves, its status has no URL yet)."""
+        meta = route["metadata"]
+        return route_host(meta["name"], meta["namespace"], self.api_config.domain.domain_for(meta.get("labels")))
 
     # -- the autoscaler's output -----------------------------------------------------------------
 

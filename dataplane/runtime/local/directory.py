@@ -7,7 +7,7 @@ import asyncio
 import orjson
 
 from dataplane.api import keys
-from dataplane.api import conditions as c
+from dataplane.controller.entries import revision_failure, route_entry
 from dataplane.runtime.local.runtime import LocalRuntime
 from dataplane.runtime.local.store import SqliteStore
 
@@ -15,9 +15,10 @@ from dataplane.runtime.local.store import SqliteStore
 class DirectoryPublisher:
     """Rebuilds the snapshot after store or pod changes; a new version only when it differs."""
 
-    def __init__(self, store: SqliteStore, runtime: LocalRuntime):
+    def __init__(self, store: SqliteStore, runtime: LocalRuntime, host_for=None):
         self.store = store
         self.runtime = runtime
+        self.host_for = host_for  # callable(route) -> the host a Route claims before its traffic resolves
         self.version = 0
         self.doc: dict = {"version": 0, "revisions": [], "routes": []}
         self.body = orjson.dumps(self.doc)
@@ -51,19 +52,25 @@ class DirectoryPublisher:
                                 "startedAt": pod.started_at,
                             }
                         )
-            revisions.append(
-                {
-                    "namespace": meta["namespace"],
-                    "name": meta["name"],
-                    "containerConcurrency": int(spec.get("containerConcurrency") or 0),
-                    "timeoutSeconds": int(spec.get("timeoutSeconds") or 300),
-                    "responseStartTimeoutSeconds": int(spec.get("responseStartTimeoutSeconds") or 0),
-                    "idleTimeoutSeconds": int(spec.get("idleTimeoutSeconds") or 0),
-                    "annotations": {k: str(v) for k, v in (meta.get("annotations") or {}).items()},
-                    "pods": sorted(pods, key=lambda p: p["name"]),
-                }
-            )
-        routes = [route_entry(r) for r in self.store.peek(keys.ROUTE)]
+            entry = {
+                "namespace": meta["namespace"],
+                "name": meta["name"],
+                "containerConcurrency": int(spec.get("containerConcurrency") or 0),
+                "timeoutSeconds": int(spec.get("timeoutSeconds") or 300),
+                "responseStartTimeoutSeconds": int(spec.get("responseStartTimeoutSeconds") or 0),
+                "idleTimeoutSeconds": int(spec.get("idleTimeoutSeconds") or 0),
+                "annotations": {k: str(v) for k, v in (meta.get("annotations") or {}).items()},
+                "pods": sorted(pods, key=lambda p: p["name"]),
+            }
+            failure = revision_failure(state)
+            if failure:
+                entry["failure"] = failure
+            revisions.append(entry)
+        by_ns, configs = _by_namespace(self.store.peek(keys.REVISION)), _by_namespace(self.store.peek(keys.CONFIGURATION))
+        routes = []
+        for route in self.store.peek(keys.ROUTE):
+            ns = route["metadata"]["namespace"]
+            routes.append(route_entry(route, by_ns.get(ns, {}), configs.get(ns, {}), self.host_for))
         doc = {"revisions": sorted(revisions, key=lambda r: (r["namespace"], r["name"])), "routes": [r for r in routes if r]}
         if doc["revisions"] != self.doc["revisions"] or doc["routes"] != self.doc["routes"]:
             self.version += 1
@@ -84,16 +91,8 @@ class DirectoryPublisher:
         return self.body
 
 
-def route_entry(route: dict) -> dict | None:
-    """Hosts and weighted revisions of a Route, from its resolved ``status.traffic``."""
-    status = route.get("status") or {}
-    if c.condition_status(status, c.ALL_TRAFFIC_ASSIGNED) != c.TRUE or not status.get("url"):
-        return None
-    meta = route["metadata"]
-    host = status["url"].removeprefix("http://")
-    traffic = [{"revisionName": t["revisionName"], "percent": t["percent"]} for t in status.get("traffic") or [] if t.get("percent")]
-    tag_hosts = {}
-    for t in status.get("traffic") or []:
-        if t.get("tag") and t.get("url"):
-            tag_hosts[t["url"].removeprefix("http://")] = t["revisionName"]
-    return {"namespace": meta["namespace"], "name": meta["name"], "hosts": [host], "traffic": traffic, "tagHosts": tag_hosts}
+def _by_namespace(objects: list[dict]) -> dict[str, dict[str, dict]]:
+    out: dict[str, dict[str, dict]] = {}
+    for obj in objects:
+        out.setdefault(obj["metadata"]["namespace"], {})[obj["metadata"]["name"]] = obj
+    return out

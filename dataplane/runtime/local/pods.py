@@ -12,13 +12,15 @@ import time
 from pathlib import Path
 
 from dataplane.activator.prober import probe_once
+from dataplane.controller.health import NOT_LISTENING
 from dataplane.ports import free_port
+from dataplane.queueproxy.readiness import connect_now
+from dataplane.runtime.local.backoff import CrashBackoff, exit_code, exit_message, exit_reason, log_tail
 from dataplane.runtime.local.podspec import PodTemplate
 
 PORT_NAMES = ("user", "serving", "admin", "stats", "metrics")
-BACKOFF_START, BACKOFF_MAX = 1.0, 30.0
-# a process that ran this long before exiting resets the crash back-off
-STABLE_RUN = 10.0
+NOT_LISTENING_AFTER = 5.0
+"""Seconds an app may run without listening on $PORT before its pod says so (it may still start to)."""
 
 
 def pod_suffix(rng: random.Random) -> str:
@@ -28,7 +30,8 @@ def pod_suffix(rng: random.Random) -> str:
 class LocalPod:
     """One pod: supervises its two processes and tracks what `get pods` shows."""
 
-    def __init__(self, name: str, template: PodTemplate, log_dir: Path, drain_quiet: float, changed):
+    def __init__(self, name: str, template: PodTemplate, log_dir: Path, drain_quiet: float, changed,
+                 backoff: CrashBackoff | None = None, clock=time.monotonic):
         self.name = name
         self.template = template
         self.log_dir = log_dir
@@ -41,8 +44,17 @@ class LocalPod:
         self.restarts = 0
         self.qp_restarts = 0
         self.waiting_reason = ""
+        self.waiting_message = ""
         self.last_exit_code: int | None = None
+        self.last_exit_reason = ""
+        """The kubelet's terminated reason of the app's last exit: Error or Completed."""
         self.message = ""
+        """How the app last ended (exit code or signal, its last log lines)."""
+        self.unready_reason = ""
+        """Why a running app is not ready, when known (ContainerNotListening)."""
+        self.unready_message = ""
+        self.backoff = backoff or CrashBackoff()
+        self.clock = clock
         self.created = time.time()
         self.started_at = 0.0
         self.app: asyncio.subprocess.Process | None = None
@@ -82,6 +94,7 @@ class LocalPod:
         except OSError as exc:
             self.app = None
             self.last_exit_code = 127
+            self.last_exit_reason = "Error"
             self.message = f"cannot start {t.argv[0]!r}: {exc.strerror or exc}"
 
     async def _start_qp(self) -> None:
@@ -95,9 +108,8 @@ class LocalPod:
             self.started_at = time.time()
             self.phase = "Running"
             self.changed()
-            backoff = BACKOFF_START
             while not self.terminating:
-                app_started = time.monotonic()
+                app_started = self.clock()
                 if self.app is not None:
                     ready = asyncio.ensure_future(self._wait_ready())
                     app_exit = asyncio.ensure_future(self.app.wait())
@@ -110,6 +122,7 @@ class LocalPod:
                     if self.terminating:
                         break
                     self.ready = self.app_ready = False
+                    self.unready_reason = self.unready_message = ""
                     if self.qp.returncode is not None:
                         # the sidecar died: restart it and keep watching the app
                         self.qp_restarts += 1
@@ -117,21 +130,20 @@ class LocalPod:
                         if self.app.returncode is None:
                             self.changed()
                             continue
-                    self.last_exit_code = self.app.returncode
-                    self.message = f"the command exited with code {self.app.returncode}; see `dataplane logs {self.name}`"
-                if time.monotonic() - app_started > STABLE_RUN:
-                    backoff = BACKOFF_START
+                    self._record_exit(self.app.returncode)
+                delay = self.backoff.next_delay(self.clock() - app_started)
                 self.restarts += 1
-                self.waiting_reason = "CrashLoopBackOff"
-                self.changed()
-                try:
-                    await asyncio.wait_for(self.stop.wait(), backoff)
-                except asyncio.TimeoutError:
-                    pass
-                backoff = min(backoff * 2, BACKOFF_MAX)
+                if delay > 0:
+                    self.waiting_reason = "CrashLoopBackOff"
+                    self.waiting_message = f"back-off {delay:g}s restarting failed container=user-container pod={self.name}"
+                    self.changed()
+                    try:
+                        await asyncio.wait_for(self.stop.wait(), delay)
+                    except asyncio.TimeoutError:
+                        pass
                 if self.terminating:
                     break
-                self.waiting_reason = ""
+                self.waiting_reason = self.waiting_message = ""
                 await self._start_app()
                 self.changed()
         finally:
@@ -141,12 +153,33 @@ class LocalPod:
             self.done.set()
             self.changed()
 
+    def _record_exit(self, returncode: int) -> None:
+        """What `get pods`, the Revision's ContainerHealthy and event lines say about the app's exit."""
+        self.last_exit_code = exit_code(returncode)
+        self.last_exit_reason = exit_reason(returncode)
+        self.message = exit_message(returncode, log_tail(self.log_path("user-container")))
+
     async def _wait_ready(self) -> None:
-        """Poll the queue-proxy's health check (it probes the app) until the pod is ready."""
+        """Poll the queue-proxy's health check (it probes the app) until the pod is ready.
+
+        Meanwhile an app that runs but has nothing listening on $PORT after
+        ``NOT_LISTENING_AFTER`` seconds is reported (it may still start to listen).
+        """
+        started = self.clock()
+        port = self.ports["user"]
         while not await probe_once(self.address, 1.0):
+            if self.clock() - started >= NOT_LISTENING_AFTER:
+                listening = connect_now("127.0.0.1", port)
+                if listening is False and not self.unready_reason:
+                    self.unready_reason = NOT_LISTENING
+                    self.unready_message = f"nothing is listening on PORT={port} after {NOT_LISTENING_AFTER:g} s"
+                    self.changed()
+                elif listening and self.unready_reason:
+                    self.unready_reason = self.unready_message = ""
+                    self.changed()
             await asyncio.sleep(0.05)
         self.app_ready = self.ready = True
-        self.waiting_reason = ""
+        self.waiting_reason = self.unready_reason = self.unready_message = ""
         self.changed()
         await asyncio.Event().wait()  # stay here until cancelled: the pod is up
 

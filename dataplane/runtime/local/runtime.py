@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from dataplane.api import conditions as c
 from dataplane.api import keys, owner_reference
+from dataplane.api.annotations import progress_deadline
+from dataplane.controller.health import PROGRESS_DEADLINE_EXCEEDED
 from dataplane.controller.runtime import PodState, RevisionState
 from dataplane.runtime.local.podspec import NotRunnable, PodTemplate, template_for
 from dataplane.runtime.local.pods import LocalPod, pod_suffix
+from dataplane.runtime.local.progress import ProgressDeadline
 from dataplane.runtime.local.store import SqliteStore, now_rfc3339
 
 REPLICASET = "ReplicaSet"
@@ -20,7 +24,8 @@ REPLICASET = "ReplicaSet"
 class Deployment:
     """One revision's pods and the replicas wanted of it."""
 
-    def __init__(self, key: tuple[str, str], template: PodTemplate | None, failure: NotRunnable | None, rs_name: str, replicas: int):
+    def __init__(self, key: tuple[str, str], template: PodTemplate | None, failure: NotRunnable | None, rs_name: str, replicas: int,
+                 progress: ProgressDeadline | None = None):
         self.key = key
         self.template = template
         self.failure = failure
@@ -30,12 +35,16 @@ class Deployment:
         self.ever_ready = False
         self.converging = False
         self.again = False
+        self.progress = progress or ProgressDeadline(float("inf"))
+        self.deadline_timer: asyncio.TimerHandle | None = None
 
 
 class LocalRuntime:
     """Implements ``dataplane.controller.runtime.Runtime`` with processes on this machine."""
 
-    def __init__(self, store: SqliteStore, home: Path, drain_quiet: float = 1.0, rng: random.Random | None = None):
+    def __init__(self, store: SqliteStore, home: Path, drain_quiet: float = 1.0, rng: random.Random | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
         self.store = store
         self.home = home
         self.drain_quiet = drain_quiet
@@ -76,9 +85,13 @@ class LocalRuntime:
                     }
                 )
             replicas = rs["spec"]["replicas"] if rs is not None else 0
-            dep = self.deployments[key] = Deployment(key, template, failure, rs_name, replicas)
-            # A revision that was available before a restart stays so at zero: no pod has to run to prove it again.
-            dep.ever_ready = c.condition_status(revision.get("status"), c.RESOURCES_AVAILABLE) == c.TRUE
+            deadline = ProgressDeadline(progress_deadline(meta.get("annotations")))
+            dep = self.deployments[key] = Deployment(key, template, failure, rs_name, replicas, deadline)
+            # A revision that was available before a restart stays so at zero: no pod has to run to prove it
+            # again, and its progress deadline is behind it.
+            if c.condition_status(revision.get("status"), c.RESOURCES_AVAILABLE) == c.TRUE:
+                dep.ever_ready = True
+                deadline.ready()
             self._schedule(key)
         return self.revision_state(*key)
 
@@ -92,8 +105,8 @@ class LocalRuntime:
 
     async def scale(self, namespace: str, name: str, replicas: int) -> None:
         dep = self.deployments.get((namespace, name))
-        if dep is None or dep.template is None or dep.replicas == replicas:
-            return
+        if dep is None or dep.template is None or dep.failure is not None or dep.replicas == replicas:
+            return  # a revision past its progress deadline stays at zero: it has failed
         rs = await self.store.get(REPLICASET, namespace, dep.rs_name)
         if rs is None:
             return
@@ -131,6 +144,8 @@ class LocalRuntime:
             waiting_reason=pod.waiting_reason,
             last_exit_code=pod.last_exit_code,
             message=pod.message,
+            unready_reason=pod.unready_reason,
+            unready_message=pod.unready_message,
         )
 
     # -- convergence ---------------------------------------------------------------------------
@@ -146,6 +161,8 @@ class LocalRuntime:
             return
         if event == "DELETED":
             dep.replicas = 0
+            if dep.deadline_timer is not None:
+                dep.deadline_timer.cancel()
             self.deployments.pop(key, None)
             for pod in dep.pods.values():
                 pod.terminate("revision deleted")
@@ -174,6 +191,7 @@ class LocalRuntime:
                 if dep.template is None:
                     return
                 active = [p for p in dep.pods.values() if not p.terminating]
+                self._track_progress(dep)
                 if len(active) < dep.replicas:
                     for _ in range(dep.replicas - len(active)):
                         self._start_pod(dep)
@@ -188,6 +206,44 @@ class LocalRuntime:
         finally:
             dep.converging = False
 
+    def _track_progress(self, dep: Deployment) -> None:
+        """Run the progress deadline while pods are wanted and none has been ready."""
+        if dep.replicas == 0:
+            dep.progress.idle()
+            due = None
+        else:
+            due = dep.progress.wanted(self.clock())
+        if dep.deadline_timer is not None:
+            dep.deadline_timer.cancel()
+            dep.deadline_timer = None
+        if due is not None and due != float("inf"):
+            delay = max(0.0, due - self.clock())
+            dep.deadline_timer = asyncio.get_running_loop().call_later(delay, self._deadline_due, dep.key)
+
+    def _deadline_due(self, key: tuple[str, str]) -> None:
+        dep = self.deployments.get(key)
+        if dep is not None:
+            dep.deadline_timer = None
+            since = dep.progress.since
+            if not self.check_progress(key) and since is not None and self.clock() < since + dep.progress.seconds:
+                self._track_progress(dep)  # the loop may wake a little early: look again when it is due
+
+    def check_progress(self, key: tuple[str, str]) -> bool:
+        """Fail and scale to zero a revision whose progress deadline passed with no pod ever ready."""
+        dep = self.deployments.get(key)
+        if dep is None or dep.template is None or any(p.ready for p in dep.pods.values()):
+            return False
+        if not dep.progress.check(self.clock()):
+            return False
+        dep.failure = NotRunnable(PROGRESS_DEADLINE_EXCEEDED, dep.progress.message())
+        rs = self.store.cache.get((REPLICASET, key[0], dep.rs_name))
+        if rs is not None:
+            task = asyncio.get_running_loop().create_task(self.store.update({**rs, "spec": {**rs["spec"], "replicas": 0}}))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        self._notify(key)
+        return True
+
     def _start_pod(self, dep: Deployment) -> None:
         name = f"{dep.rs_name}-{pod_suffix(self.rng)}"
         log_dir = self.home / "logs" / dep.key[0] / name
@@ -198,6 +254,10 @@ class LocalRuntime:
     def _pod_changed(self, dep: Deployment, pod: LocalPod) -> None:
         if pod.ready:
             dep.ever_ready = True
+            dep.progress.ready()
+            if dep.deadline_timer is not None:
+                dep.deadline_timer.cancel()
+                dep.deadline_timer = None
         if pod.done.is_set():
             dep.pods.pop(pod.name, None)
         if self.deployments.get(dep.key) is dep:
@@ -223,6 +283,9 @@ class LocalRuntime:
     async def close(self) -> None:
         """Stop every pod (drained), e.g. when `dataplane up` exits; the ReplicaSets stay for the next start."""
         self.closing = True
+        for dep in self.deployments.values():
+            if dep.deadline_timer is not None:
+                dep.deadline_timer.cancel()
         await asyncio.gather(*(p.kill() for p in self.pods()))
         for task in list(self.tasks):
             task.cancel()
@@ -233,14 +296,17 @@ def pod_object(pod: LocalPod) -> dict:
     """A pod as the API shows it (Kubernetes' Pod shape, the fields `get`/`describe` use)."""
     t = pod.template
     if pod.waiting_reason:
-        user_state = {"waiting": {"reason": pod.waiting_reason, "message": pod.message}}
+        user_state = {"waiting": {"reason": pod.waiting_reason, "message": pod.waiting_message}}
     elif pod.phase in ("Running", "Terminating"):
         user_state = {"running": {"startedAt": now_rfc3339(lambda: pod.started_at or pod.created)}}
     else:
         user_state = {"waiting": {"reason": "ContainerCreating"}}
     user = {"name": "user-container", "ready": pod.app_ready and not pod.terminating, "restartCount": pod.restarts, "state": user_state}
     if pod.last_exit_code is not None:
-        user["lastState"] = {"terminated": {"exitCode": pod.last_exit_code, "reason": "Error" if pod.last_exit_code else "Completed"}}
+        terminated = {"exitCode": pod.last_exit_code, "reason": pod.last_exit_reason or ("Error" if pod.last_exit_code else "Completed")}
+        if pod.message:
+            terminated["message"] = pod.message
+        user["lastState"] = {"terminated": terminated}
     qp_running = pod.phase in ("Running", "Terminating")
     qp = {
         "name": "queue-proxy",
@@ -256,6 +322,9 @@ def pod_object(pod: LocalPod) -> dict:
     }
     if pod.terminating:
         meta["deletionTimestamp"] = now_rfc3339()
+    ready_cond = {"type": "Ready", "status": "True" if pod.ready else "False"}
+    if not pod.ready and pod.unready_reason:
+        ready_cond.update(reason=pod.unready_reason, message=pod.unready_message)
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -271,6 +340,7 @@ def pod_object(pod: LocalPod) -> dict:
             "reason": "Terminating" if pod.terminating else "",
             "podIP": "127.0.0.1",
             "startTime": now_rfc3339(lambda: pod.started_at or pod.created),
+            "conditions": [ready_cond],
             "containerStatuses": [user, qp],
         },
     }

@@ -1,7 +1,7 @@
 import pytest
 
 from dataplane.api import AutoscalerLimits
-from dataplane.api.annotations import validate_revision_annotations
+from dataplane.api.annotations import progress_deadline, validate_revision_annotations
 
 P = "spec.template.metadata.annotations"
 A = "autoscaling.knative.dev/"
@@ -83,3 +83,11 @@ def test_cluster_limits():
     assert problems({A + "max-scale": "0"}, limits) == [
         f"{P}[{A}max-scale]: max-scale=0 (unlimited) is not allowed: the cluster limit is 10"]
     assert problems({A + "max-scale": "10", A + "initial-scale": "0"}, limits) == []
+
+
+def test_progress_deadline_is_read_in_whole_seconds_with_knatives_default():
+    key = "serving.knative.dev/progress-deadline"
+    assert progress_deadline(None) == 600 and progress_deadline({}) == 600
+    assert progress_deadline({key: "2s"}) == 2 and progress_deadline({key: "10m"}) == 600
+    assert progress_deadline({key: "1m30s"}, default=5) == 90
+    assert progress_deadline({key: "nonsense"}, default=7) == 7  # admission rejects it; a stored one falls back
