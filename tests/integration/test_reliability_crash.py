@@ -165,7 +165,7 @@ async def raw_get(port: int, host: str, path: str = "/", request_id: str | None 
 
 
 def cli(plane, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    env = dict(os.environ, DATAPLANE_SERVER=plane.install.api_url)
+    env = dict(os.environ, DATAPLANE_SERVER=plane.install.api_url, DATAPLANE_HOME=str(plane.install.home))
     return subprocess.run([sys.executable, "-m", "dataplane", *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 

@@ -17,7 +17,7 @@ async def test_stat_socket_refuses_browsers_and_carries_events_from_activators()
     """A web page can open a WebSocket to loopback; only clients without Origin (activators) may push."""
     service, _ = service_with(info("a"))
     heard: list[list[dict]] = []
-    server = TestServer(build_app(service, heard.append), host="127.0.0.1")
+    server = TestServer(build_app(service, on_events=heard.append), host="127.0.0.1")
     await server.start_server()
     try:
         async with aiohttp.ClientSession() as session:

@@ -11,6 +11,7 @@ import sys
 import aiohttp
 import pytest
 
+from dataplane.runtime.local.home import read_token
 from loadtests._scenario_api import ControlApi
 from tests.integration.test_reliability_support import autoscaler_config, host_of, http_get, recorder_service
 from tests.support import free_port, wait_port
@@ -30,7 +31,7 @@ async def run_up(tmp_path, quiet: bool) -> list[str]:
         wait_port(api_port, timeout=30, proc=proc)
         wait_port(port, timeout=30, proc=proc)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            api = ControlApi(f"http://127.0.0.1:{api_port}", session)
+            api = ControlApi(f"http://127.0.0.1:{api_port}", session, read_token(tmp_path / "home"))
             await api.apply([autoscaler_config(), recorder_service("web", tmp_path / "requests.log")])
             await api.wait_service_ready("web")
             await api.wait_pods("web-00001", 0, timeout=60)
