@@ -252,7 +252,8 @@ class FakeApiServer:
         errors = disc.field_errors(kind.schema, body)
         invalid = [e.message for e in errors if not e.unknown]
         if invalid:
-            raise ApiFailure(422, "Invalid", f'{kind.resource.kind} "{body["metadata"].get("name")}" is invalid: ' + "; ".join(invalid))
+            name = body["metadata"].get("name")
+            raise ApiFailure(422, "Invalid", f'{kind.resource.kind} "{name}" is invalid: ' + "; ".join(invalid))
         unknown = [e.message for e in errors]
         if unknown and directive == "Strict":
             raise ApiFailure(400, "BadRequest", "strict decoding error: " + ", ".join(unknown))

