@@ -54,7 +54,8 @@ def ident(doc: dict) -> tuple[str, str, str]:
 
 def test_kustomization_lists_every_manifest_once(rendered):
     listed = {(DEPLOY / e).resolve() for e in yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["resources"]}
-    on_disk = {p.resolve() for p in DEPLOY.rglob("*.yaml") if p.name != "kustomization.yaml" and "examples" not in p.parts}
+    optional = ("examples", "monitoring")  # applied on their own, or through an overlay
+    on_disk = {p.resolve() for p in DEPLOY.rglob("*.yaml") if p.name != "kustomization.yaml" and not set(optional) & set(p.parts)}
     assert listed == on_disk
     ids = [ident(d) for d in rendered]
     assert len(ids) == len(set(ids))
@@ -197,6 +198,11 @@ def test_components_run_locked_down_with_probes_and_real_flags(rendered):
     assert [(p["port"], p["targetPort"]) for p in activator["spec"]["ports"]] == [(80, 8012), (9090, 9090)]
     autoscaler = next(d for d in rendered if d["kind"] == "Service" and d["metadata"]["name"] == "autoscaler")
     assert [p["port"] for p in autoscaler["spec"]["ports"]] == [8080, 9090]
+    controller = next(d for d in rendered if d["kind"] == "Service" and d["metadata"]["name"] == "controller")
+    assert [(p["name"], p["port"], p["targetPort"]) for p in controller["spec"]["ports"]] == [
+        ("http", 8080, 8080),
+        ("http-metrics", 9090, 8080),
+    ]
 
 
 def test_only_the_controller_has_rights_on_the_api(rendered):
