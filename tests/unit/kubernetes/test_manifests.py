@@ -14,6 +14,7 @@ import yaml
 from dataplane.api.config import Config
 from dataplane.api.schema import V1, ListOf, Struct
 from dataplane.autoscaler.core import AutoscalerConfig
+from dataplane.autoscaler.main import load_config
 from dataplane.cli.main import build_parser
 from dataplane.runtime.kubernetes.sidecar import parse_deployment_config
 from tests.unit.kubernetes.crdcheck import DEPLOY, crd_problems, crd_schema, structural_problems
@@ -245,3 +246,20 @@ def test_dashboard_queries_name_metrics_the_components_export():
         assert f'"{base}"' in sources, f"{name}: no such metric in dataplane/*/metrics.py"
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def test_the_autoscaler_reads_config_autoscaler_from_its_mount(rendered, tmp_path):
+    (deployment,) = [d for d in rendered if d["kind"] == "Deployment" and d["metadata"]["name"] == "autoscaler"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    (path,) = [a.split("=", 1)[1] for a in container["args"] if a.startswith("--config=")]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == path]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"]["name"] == "config-autoscaler"
+    # the mount as the kubelet lays it out: one file per key
+    (configmap,) = [d for d in rendered if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "config-autoscaler"]
+    for key, value in {**configmap["data"], "container-concurrency-target-default": "50"}.items():
+        (tmp_path / key).write_text(value)
+    loaded = load_config(str(tmp_path))
+    assert loaded["container-concurrency-target-default"] == "50"
+    assert AutoscalerConfig.from_map(loaded).container_concurrency_target_default == 50
