@@ -55,8 +55,7 @@ def api_groups(kinds: Iterable) -> dict:
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def _verbs(kind) -> list[str]:
-    return ["create", "delete", "get", "list", "patch", "update", "watch"]
+VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
 
 def api_resources(kinds: Iterable, group: str, version: str) -> dict | None:
@@ -72,7 +71,7 @@ def api_resources(kinds: Iterable, group: str, version: str) -> dict | None:
                 "singularName": res.kind.lower(),
                 "namespaced": res.namespaced,
                 "kind": res.kind,
-                "verbs": _verbs(kind),
+                "verbs": VERBS,
             }
         )
         if kind.status:
@@ -92,7 +91,7 @@ def api_resources(kinds: Iterable, group: str, version: str) -> dict | None:
 
 
 def _parameter(name: str) -> dict:
-    return {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+    return {"name": name, "in": "query", "schema": {"type": "string"}}
 
 
 def openapi_document(kinds: Iterable, key: str) -> dict | None:
