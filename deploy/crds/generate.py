@@ -160,17 +160,70 @@ def template() -> dict:
     return obj({"metadata": meta, "spec": revision_spec()}, description="What each Revision is made from.")
 
 
-def traffic_target(status: bool) -> dict:
+def rule(expression: str, message: str) -> dict:
+    """An ``x-kubernetes-validations`` entry: a CEL rule the API server checks, and what it says when it fails."""
+    return {"rule": expression, "message": message}
+
+
+# Bounds that keep the rules within the API server's CEL cost budget (it estimates a rule's cost from
+# the largest list and string the schema allows). Names are DNS-1035 labels, so 63 is validation's own
+# limit; Knative sets no limit on traffic targets, and 100 is far beyond any real split.
+MAX_TRAFFIC_TARGETS = 100
+MAX_LABEL = 63
+PERCENTS = "self.traffic.map(t, has(t.percent) ? t.percent : 0).sum() == 100"
+SET = "(has(self.{0}) && self.{0} != '')"  # Knative's validation takes an empty name as no name
+
+
+def traffic_target(status: bool, in_service: bool = False) -> dict:
+    label = {"type": "string", "maxLength": MAX_LABEL} if not status else string()
     props = {
-        "tag": string(),
-        "revisionName": string(),
-        "configurationName": string(),
+        "tag": label,
+        "revisionName": label,
+        "configurationName": label,
         "latestRevision": {"type": "boolean"},
         "percent": integer(0, 100),
     }
     if status:
         props["url"] = string()
-    return obj(props)
+        return obj(props)
+    out = obj(props)
+    revision, configuration = SET.format("revisionName"), SET.format("configurationName")
+    latest = "(has(self.latestRevision) && self.latestRevision)"
+    rules = [
+        rule(f"!{latest} || !{revision}", "may not set revisionName when latestRevision is true"),
+        rule(f"!has(self.latestRevision) || self.latestRevision || {revision}", "latestRevision: false requires a revisionName"),
+    ]
+    if in_service:
+        implied = "configurationName must not be set in a Service: its own Configuration is implied"
+        rules.append(rule(f"!{configuration}", implied))
+    else:
+        rules.append(rule(f"{revision} != {configuration}", "expected exactly one of revisionName, configurationName"))
+    out["x-kubernetes-validations"] = rules
+    return out
+
+
+def traffic(in_service: bool) -> dict:
+    out = array(traffic_target(False, in_service))
+    out["maxItems"] = MAX_TRAFFIC_TARGETS
+    # a conditional, not ||: only the branch taken is evaluated, so t.tag is never read where it is absent
+    unique = "self.all(t, has(t.tag) && t.tag != '' ? self.exists_one(u, has(u.tag) && u.tag == t.tag) : true)"
+    out["x-kubernetes-validations"] = [rule(unique, "tags must be unique")]
+    return out
+
+
+def traffic_spec(properties: dict, in_service: bool) -> dict:
+    """A Service's or Route's spec: its traffic percents sum to 100 (a Service without traffic gets 100% latest)."""
+    out = obj({**properties, "traffic": traffic(in_service)})
+    if in_service:
+        check = f"!has(self.traffic) || size(self.traffic) == 0 || {PERCENTS}"
+    else:
+        check = f"has(self.traffic) && {PERCENTS}"
+    out["x-kubernetes-validations"] = [rule(check, "traffic percents must sum to 100")]
+    return out
+
+
+def immutable(schema: dict, message: str) -> dict:
+    return {**schema, "x-kubernetes-validations": [rule("self == oldSelf", message)]}
 
 
 def condition() -> dict:
@@ -208,7 +261,7 @@ KINDS = {
     "Service": {
         "plural": "services",
         "short": ["kservice", "ksvc"],
-        "spec": obj({"template": template(), "traffic": array(traffic_target(False))}),
+        "spec": traffic_spec({"template": template()}, in_service=True),
         "status": status({**ROUTING, **REVISION_NAMES}),
         "columns": ready_columns(
             ("URL", ".status.url"),
@@ -228,7 +281,7 @@ KINDS = {
     "Revision": {
         "plural": "revisions",
         "short": ["rev"],
-        "spec": revision_spec(),
+        "spec": immutable(revision_spec(), "a Revision's spec is immutable"),
         "status": status(
             {
                 "logUrl": string(),
@@ -252,7 +305,7 @@ KINDS = {
     "Route": {
         "plural": "routes",
         "short": ["rt"],
-        "spec": obj({"traffic": array(traffic_target(False))}),
+        "spec": traffic_spec({}, in_service=False),
         "status": status({**ROUTING, "domain": string()}),
         "columns": ready_columns(("URL", ".status.url")),
     },
@@ -262,7 +315,9 @@ KINDS = {
 def crd(kind: str) -> dict:
     info = KINDS[kind]
     schema = obj(
-        {"apiVersion": string(), "kind": string(), "metadata": {"type": "object"}, "spec": info["spec"], "status": info["status"]}
+        {"apiVersion": string(), "kind": string(), "metadata": {"type": "object"}, "spec": info["spec"],
+         "status": info["status"]},
+        required=["spec"],  # validation refuses an object without one, as Knative's does
     )
     return {
         "apiVersion": "apiextensions.k8s.io/v1",

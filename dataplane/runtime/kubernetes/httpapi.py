@@ -4,6 +4,7 @@ GET  /directory?version=N&wait=S   long-poll for a snapshot newer than N
 POST /scale                        one autoscaler decision (RevisionScale JSON)
 GET  /healthz                      200 while the process runs
 GET  /readyz                       200 once the caches are synced (every replica, leader or not)
+GET  /metrics                      Prometheus text (leader, synced, process)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from dataplane.runtime.kubernetes.client import ApiError
 from dataplane.runtime.kubernetes.decisions import DecisionError
+from dataplane.runtime.kubernetes.metrics import CONTENT_TYPE, exposition, registry_for
 
 MAX_WAIT = 60.0
 
@@ -26,6 +28,7 @@ class ControllerApi:
 
     def __init__(self, plane):
         self.plane = plane
+        self.registry = registry_for(plane)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 20)
@@ -33,6 +36,7 @@ class ControllerApi:
         app.router.add_post("/scale", self.scale)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/metrics", self.metrics)
         return app
 
     async def directory(self, request: web.Request) -> web.Response:
@@ -67,3 +71,6 @@ class ControllerApi:
         if not self.plane.synced:
             return web.Response(status=503, text="syncing")
         return web.Response(text="leader" if self.plane.leading else "standby")
+
+    async def metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(body=exposition(self.registry), headers={"Content-Type": CONTENT_TYPE})

@@ -1,5 +1,10 @@
 """Leader election with a ``coordination.k8s.io/v1`` Lease, as client-go's leaderelection does it.
 
+Not kubernetes_asyncio.leaderelection: it never releases the Lease (a new leader waits out the
+lease), its clock and sleeps are time.time()/asyncio.sleep with no way to inject them (expiry on the
+wall clock, tests in real time), and it writes local time marked "Z" as renewTime and never counts
+leaseTransitions.
+
 A candidate takes the Lease when nobody holds it or when its holder has not
 renewed it for ``lease_duration`` seconds, measured on this process's own
 clock from when it last saw the record change (so clock skew between
@@ -14,7 +19,7 @@ import asyncio
 import datetime
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -51,11 +56,14 @@ class LeaderElector:
         settings: LeaseSettings,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
+        """``clock`` measures expiry and deadlines, ``wall`` stamps the Lease, ``sleep`` waits between attempts."""
         self.client = client
         self.settings = settings
         self.clock = clock
         self.wall = wall
+        self.sleep = sleep
         self.is_leader = False
         self.observed: tuple | None = None
         self.observed_at = 0.0
@@ -68,13 +76,13 @@ class LeaderElector:
     async def acquire(self) -> None:
         """Return once this identity holds the Lease."""
         while not await self.try_acquire_or_renew():
-            await asyncio.sleep(self.settings.retry_period)
+            await self.sleep(self.settings.retry_period)
         log.info("lease %s/%s: %s is the leader", self.settings.namespace, self.settings.name, self.settings.identity)
 
     async def hold(self) -> None:
         """Renew until the Lease is lost (returns then); cancel it to stop renewing."""
         while True:
-            await asyncio.sleep(self.settings.retry_period)
+            await self.sleep(self.settings.retry_period)
             if await self.try_acquire_or_renew():
                 continue
             if self.clock() - self.last_renew >= self.settings.renew_deadline or not self.is_leader:

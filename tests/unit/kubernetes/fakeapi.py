@@ -7,6 +7,11 @@ ERROR event), optimistic concurrency (409 on a stale resourceVersion),
 ``metadata.generation`` bumped on spec changes, ``/status`` and ``/scale``
 subresources, merge patches, label selectors and cascading deletion by
 ownerReferences. Nothing runs the pods: tests write statuses themselves.
+
+It also answers as kubectl needs (fakediscovery): discovery, OpenAPI v3 paths, ``dryRun=All``
+(everything but the commit) and ``fieldValidation`` (Strict refuses, Warn warns; without the
+parameter fields are not checked), and it stores the kinds ``deploy/`` is made of. Admission
+plugins are not modelled: a namespaced object may be created in a namespace that does not exist.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from dataplane.runtime.kubernetes import resources as r
+from tests.unit.kubernetes import fakediscovery as disc
 from tests.unit.kubernetes.fakeutil import merge_patch, selector_matches, status_body
 
 ResKey = tuple[str, str]  # (group, plural)
@@ -34,19 +40,42 @@ class Kind:
     scale: bool = False
     strict_update: bool = False
     """Updates must carry metadata.resourceVersion (custom resources)."""
+    schema: str | None = "kubernetes"
+    """What ``fieldValidation`` checks fields against: "kubernetes" (its published schemas), "crd"
+    (deploy/crds), or None when the fake holds no schema for the kind (it then does not offer the check)."""
+
+
+# the kinds deploy/ and its examples are made of that the controller does not use
+NAMESPACE = r.Resource("Namespace", "", "v1", "namespaces", namespaced=False)
+SERVICE_ACCOUNT = r.Resource("ServiceAccount", "", "v1", "serviceaccounts")
+CRD = r.Resource("CustomResourceDefinition", "apiextensions.k8s.io", "v1", "customresourcedefinitions", namespaced=False)
+RBAC = "rbac.authorization.k8s.io"
+CLUSTER_ROLE = r.Resource("ClusterRole", RBAC, "v1", "clusterroles", namespaced=False)
+CLUSTER_ROLE_BINDING = r.Resource("ClusterRoleBinding", RBAC, "v1", "clusterrolebindings", namespaced=False)
+ROLE = r.Resource("Role", RBAC, "v1", "roles")
+ROLE_BINDING = r.Resource("RoleBinding", RBAC, "v1", "rolebindings")
+PDB = r.Resource("PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets")
+GATEWAY = r.Resource("Gateway", "gateway.networking.k8s.io", "v1", "gateways")
 
 
 KINDS = (
-    *(Kind(res, strict_update=True) for res in r.SERVING.values()),
+    *(Kind(res, strict_update=True, schema="crd") for res in r.SERVING.values()),
     Kind(r.CONFIGMAP, status=False),
     Kind(r.DEPLOYMENT, scale=True),
     Kind(r.POD),
     Kind(r.KUBE_SERVICE),
     Kind(r.ENDPOINT_SLICE, status=False),
-    Kind(r.HTTP_ROUTE, strict_update=True),
-    Kind(r.REFERENCE_GRANT, status=False, strict_update=True),
+    Kind(r.HTTP_ROUTE, strict_update=True, schema=None),
+    Kind(r.REFERENCE_GRANT, status=False, strict_update=True, schema=None),
     Kind(r.LEASE, status=False),
+    Kind(NAMESPACE),
+    Kind(SERVICE_ACCOUNT, status=False),
+    Kind(CRD),
+    *(Kind(res, status=False) for res in (CLUSTER_ROLE, CLUSTER_ROLE_BINDING, ROLE, ROLE_BINDING)),
+    Kind(PDB),
+    Kind(GATEWAY, strict_update=True, schema=None),
 )
+BUILT_IN_GROUPS = ("", "apps", "discovery.k8s.io", "coordination.k8s.io", "policy", RBAC, "apiextensions.k8s.io")
 
 
 @dataclass(eq=False)
@@ -139,6 +168,8 @@ class FakeApiServer:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append((request.method, request.path_qs))
         parts = [p for p in request.path.split("/") if p]
+        if request.method == "GET" and (about := self._about(request, parts)) is not None:
+            return about
         if len(parts) >= 2 and parts[0] == "api":
             group, version, rest = "", parts[1], parts[2:]
         elif len(parts) >= 3 and parts[0] == "apis":
@@ -162,20 +193,71 @@ class FakeApiServer:
                 if request.method == "GET":
                     return self._list(request, kind, namespace)
                 if request.method == "POST":
-                    return web.json_response(self._create(kind, namespace, await request.json()), status=201)
+                    body = await request.json()
+                    warnings = self._checked(request, kind, body)
+                    dry = self._dry_run(request)
+                    created = self._create(kind, namespace, body, commit=not dry)
+                    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
+                    return web.json_response(created, status=201, headers=headers)
             elif request.method == "GET":
                 obj = self._existing(kind, namespace, name)
                 return web.json_response(_scale_of(obj) if sub == "scale" else obj)
             elif request.method in ("PUT", "PATCH"):
                 body = await request.json()
-                return web.json_response(self._write(request.method, request.path, kind, namespace, name, sub, body))
+                dry = self._dry_run(request)
+                check = None if sub else (lambda new: self._checked(request, kind, new))
+                written, warnings = self._write(request.method, request.path, kind, namespace, name, sub, body, not dry, check)
+                headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
+                return web.json_response(written, headers=headers)
             elif request.method == "DELETE":
                 obj = self._existing(kind, namespace, name)
-                self._delete((group, kind.resource.plural), (namespace or "", name))
+                if not self._dry_run(request):
+                    self._delete((group, kind.resource.plural), (namespace or "", name))
                 return web.json_response(obj)
         except ApiFailure as exc:
             return _error(exc.code, exc.reason, exc.message)
         return _error(405, "MethodNotAllowed", f"{request.method} is not supported here")
+
+    def _about(self, request: web.Request, parts: list[str]) -> web.Response | None:
+        """Discovery, version and OpenAPI answers; None when the path is a resource's."""
+        kinds = list(self.kinds.values())
+        if parts == ["version"]:
+            return web.json_response(disc.version_info())
+        if parts == ["api"]:
+            return web.json_response(disc.api_versions(request.host))
+        if parts == ["apis"]:
+            return web.json_response(disc.api_groups(kinds))
+        if parts[:1] == ["openapi"]:
+            if parts == ["openapi", "v3"]:
+                return web.json_response(disc.openapi_root(kinds))
+            document = disc.openapi_document(kinds, "/".join(parts[2:])) if parts[:2] == ["openapi", "v3"] else None
+            if document is None:
+                return _error(404, "NotFound", f"the server could not find the requested resource ({request.path})")
+            return web.json_response(document)
+        if (len(parts) == 2 and parts[0] == "api") or (len(parts) == 3 and parts[0] == "apis"):
+            group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
+            listing = disc.api_resources(kinds, group, version)
+            if listing is None:
+                return _error(404, "NotFound", f"the server could not find the requested resource ({request.path})")
+            return web.json_response(listing)
+        return None
+
+    def _checked(self, request: web.Request, kind: Kind, body: dict) -> list[str]:
+        """``fieldValidation`` on a write: raise for Strict, return warnings for Warn."""
+        directive = request.query.get("fieldValidation", "Ignore")
+        if directive not in ("Ignore", "Warn", "Strict"):
+            raise ApiFailure(400, "BadRequest", f"fieldValidation: Unsupported value: {directive!r}")
+        if directive == "Ignore" or kind.schema is None:
+            return []
+        errors = disc.field_errors(kind.schema, body)
+        invalid = [e.message for e in errors if not e.unknown]
+        if invalid:
+            name = body["metadata"].get("name")
+            raise ApiFailure(422, "Invalid", f'{kind.resource.kind} "{name}" is invalid: ' + "; ".join(invalid))
+        unknown = [e.message for e in errors]
+        if unknown and directive == "Strict":
+            raise ApiFailure(400, "BadRequest", "strict decoding error: " + ", ".join(unknown))
+        return unknown
 
     def _existing(self, kind: Kind, namespace: str | None, name: str) -> dict:
         obj = self.objects.get((kind.resource.group, kind.resource.plural), {}).get((namespace or "", name))
@@ -194,7 +276,7 @@ class FakeApiServer:
         start = int(request.query.get("continue") or 0)
         limit = int(request.query.get("limit") or 0) or len(objs)
         page = objs[start : start + limit]
-        if not res.group or res.group in ("apps", "discovery.k8s.io", "coordination.k8s.io"):
+        if res.group in BUILT_IN_GROUPS:
             for obj in page:  # built-in lists leave kind and apiVersion to the list itself
                 obj.pop("kind", None)
                 obj.pop("apiVersion", None)
@@ -261,7 +343,14 @@ class FakeApiServer:
 
     # -- writes ------------------------------------------------------------------------------------
 
-    def _create(self, kind: Kind, namespace: str | None, body: dict) -> dict:
+    @staticmethod
+    def _dry_run(request: web.Request) -> bool:
+        values = request.query.getall("dryRun", [])
+        if any(v != "All" for v in values):
+            raise ApiFailure(400, "BadRequest", f"dryRun: Unsupported value: {values!r}: supported values: \"All\"")
+        return bool(values)
+
+    def _create(self, kind: Kind, namespace: str | None, body: dict, commit: bool = True) -> dict:
         res = kind.resource
         meta = body.setdefault("metadata", {})
         if not meta.get("name"):
@@ -281,9 +370,15 @@ class FakeApiServer:
         body.setdefault("kind", res.kind)
         if kind.status:
             body["status"] = {}
+        if not commit:  # dryRun=All: all of the above, nothing stored, no resourceVersion given out
+            return body
         return copy.deepcopy(self._commit((res.group, res.plural), key, body, "ADDED"))
 
-    def _write(self, method: str, path: str, kind: Kind, namespace: str | None, name: str, sub: str | None, body: dict) -> dict:
+    def _write(
+        self, method: str, path: str, kind: Kind, namespace: str | None, name: str, sub: str | None, body: dict,
+        commit: bool = True, check=None,
+    ) -> tuple[dict, list[str]]:
+        """A PUT or PATCH; ``check`` sees the object as written (fieldValidation) and returns warnings."""
         res = kind.resource
         old = self._existing(kind, namespace, name)
         if self.conflicts.get(path, 0) > 0:
@@ -292,6 +387,7 @@ class FakeApiServer:
         if method == "PATCH":
             view = _scale_of(old) if sub == "scale" else old
             body = merge_patch(view, body)
+        warnings = check(body) if check else []
         given = (body.get("metadata") or {}).get("resourceVersion")
         if given is None and method == "PUT" and kind.strict_update:
             raise ApiFailure(422, "Invalid", "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update")
@@ -315,10 +411,10 @@ class FakeApiServer:
         if new.get("spec") != old.get("spec"):
             new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-        if new == old:  # the API server skips writes that change nothing
-            return _scale_of(old) if sub == "scale" else old
+        if new == old or not commit:  # the API server skips writes that change nothing; dryRun=All stores nothing
+            return (_scale_of(new) if sub == "scale" else new), warnings
         obj = self._commit((res.group, res.plural), (namespace or "", name), new, "MODIFIED")
-        return _scale_of(obj) if sub == "scale" else copy.deepcopy(obj)
+        return (_scale_of(obj) if sub == "scale" else copy.deepcopy(obj)), warnings
 
     def _commit(self, key: ResKey, okey: tuple[str, str], obj: dict, event: str) -> dict:
         self.rv += 1
