@@ -11,7 +11,6 @@ from aiohttp import web
 from dataplane.api import keys
 from dataplane.api.config import AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, Config
 from dataplane.autoscaler.api import build_app
-from dataplane.autoscaler.core import AutoscalerConfig
 from dataplane.autoscaler.service import AutoscalerService
 from dataplane.controller.loop import Controller
 from dataplane.directory import parse_snapshot
@@ -36,11 +35,10 @@ class ControlPlane:
         self.store = SqliteStore(home / "state.db")
         self.runtime = LocalRuntime(self.store, home, drain_quiet=drain_quiet)
         self.api_config = Config()
-        self.autoscaler_config = AutoscalerConfig()
         self.load_config()
-        self.controller = Controller(self.store, self.runtime, lambda: self.api_config, lambda: self.autoscaler_config.initial_scale)
+        self.controller = Controller(self.store, self.runtime, lambda: self.api_config, lambda: self.api_config.autoscaler.initial_scale)
         self.directory = DirectoryPublisher(self.store, self.runtime)
-        self.autoscaler = AutoscalerService(self, self.autoscaler_config)
+        self.autoscaler = AutoscalerService(self, self.api_config.autoscaler)
         self.directory.on_change = lambda doc: self.autoscaler.apply(parse_snapshot(doc).revisions.values())
         self.store.subscribe(self._on_config_event)
         self.store.subscribe(self.controller.on_store_event)
@@ -64,20 +62,17 @@ class ControlPlane:
         maps = self._maps()
         maps[name] = data
         Config.from_configmaps(maps)
-        if name == AUTOSCALER_CONFIGMAP:
-            AutoscalerConfig.from_map(data)
 
     def load_config(self) -> None:
         maps = self._maps()
         try:
             self.api_config = Config.from_configmaps(maps)
-            self.autoscaler_config = AutoscalerConfig.from_map(maps.get(AUTOSCALER_CONFIGMAP, {}))
         except ValueError as exc:  # stored before a rule tightened: keep the last good config
             log.error("platform configuration rejected: %s", exc)
             return
         autoscaler = getattr(self, "autoscaler", None)
         if autoscaler is not None:
-            autoscaler.update_config(maps.get(AUTOSCALER_CONFIGMAP, {}))
+            autoscaler.update_config(self.api_config.autoscaler)
 
     # -- the autoscaler's output -----------------------------------------------------------------
 
