@@ -8,7 +8,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from dataplane.api import keys
 from dataplane.api.config import AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, Config
 from dataplane.autoscaler.api import build_app
 from dataplane.autoscaler.service import AutoscalerService
@@ -153,6 +152,3 @@ class ControlPlane:
         if self.runner is not None:
             await self.runner.cleanup()
         self.store.close()
-
-    def revision_keys(self) -> list[tuple[str, str]]:
-        return [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in self.store.peek(keys.REVISION)]
