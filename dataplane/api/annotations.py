@@ -89,7 +89,7 @@ class Annotation:
     """Key of the value in ``parse_revision_annotations``' result."""
     kind: str
     """``integer`` (int32), ``number`` (float), ``burst`` (a number >= 0, or -1), ``duration`` (Go syntax,
-    read as seconds) or ``choice``."""
+    read as seconds) or ``algorithm`` (a window averaging, read in its kebab-case spelling)."""
     low: float = 0
     """Smallest value; nanoseconds for a duration."""
     high: float | None = None
@@ -102,7 +102,7 @@ class Annotation:
     """Autoscaler classes the rule applies to; None = every class."""
 
 
-_INTEGER, _NUMBER, _BURST, _DURATION, _CHOICE = "integer", "number", "burst", "duration", "choice"
+_INTEGER, _NUMBER, _BURST, _DURATION, _ALGORITHM = "integer", "number", "burst", "duration", "algorithm"
 
 TABLE: tuple[Annotation, ...] = (
     Annotation(TARGET, "target", _NUMBER, low=TARGET_MIN),
@@ -124,7 +124,7 @@ TABLE: tuple[Annotation, ...] = (
                bounds="0s and 1h"),
     Annotation(PROGRESS_DEADLINE, "progress_deadline", _DURATION, low=1, whole_seconds=True, bounds="1s and forever"),
     # Other classes may have algorithms of their own.
-    Annotation(METRIC_AGGREGATION, "aggregation", _CHOICE, classes=(KPA,)),
+    Annotation(METRIC_AGGREGATION, "aggregation", _ALGORITHM, classes=(KPA,)),
 )
 """Every single-value rule, in the order problems are reported; class, metric and cross-key rules follow it."""
 
@@ -154,8 +154,8 @@ class _Reader:
         try:
             value = parse_int32(raw)
         except ValueError:
-            if _DIGITS.fullmatch(raw):  # digits, only too many of them
-                self.error(key, bounds_message(int(raw), int(row.low), int(row.high)))
+            if _DIGITS.fullmatch(raw):  # digits, only too many of them (maybe more than int() takes)
+                self.error(key, f"must be between {int(row.low)} and {int(row.high)}, got {raw}")
             else:
                 self.error(key, f"invalid value {quote(raw)}: expected an integer")
             return None
@@ -202,7 +202,7 @@ class _Reader:
             return ns / NS_PER_SECOND
         return None
 
-    def choice(self, row: Annotation, key: str, raw: str) -> str | None:
+    def algorithm(self, row: Annotation, key: str, raw: str) -> str | None:
         value = _ALGORITHMS.get(raw)
         if value is None:
             self.error(key, f"invalid value {quote(raw)}: expected one of {', '.join(_ALGORITHMS)}")
@@ -210,7 +210,7 @@ class _Reader:
 
 
 _READERS = {_INTEGER: _Reader.integer, _NUMBER: _Reader.number, _BURST: _Reader.burst, _DURATION: _Reader.duration,
-            _CHOICE: _Reader.choice}
+            _ALGORITHM: _Reader.algorithm}
 
 
 def parse_revision_annotations(annotations: object, config: AutoscalerConfig,

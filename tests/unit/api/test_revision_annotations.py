@@ -171,3 +171,12 @@ def test_the_one_answer_where_the_two_copies_disagreed(annotations: dict, config
     values, errors = parse_revision_annotations(annotations, config)
     assert (errors == []) is valid
     assert (len(values) == len(annotations)) is valid
+
+
+@pytest.mark.parametrize("name", ["min-scale", "max-scale", "initial-scale", "activation-scale", "window", "target",
+                                  "target-burst-capacity", "panic-window-percentage", "scale-down-delay"])
+def test_a_huge_number_is_refused_not_a_crash(name: str) -> None:
+    raw = "9" * 5000  # past the digits Python's int() converts
+    (error,) = validate_revision_annotations({A + name: raw}, P, DEFAULT)
+    assert error.path == f"{P}[{A}{name}]"
+    assert error.message.startswith(("must be between", "invalid value", "invalid duration"))
