@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.api.config import AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, Config
 from dataplane.autoscaler.api import build_app
 from dataplane.autoscaler.service import AutoscalerService
@@ -35,9 +36,9 @@ class ControlPlane:
         self.runtime = LocalRuntime(self.store, home, drain_quiet=drain_quiet)
         self.api_config = Config()
         self.load_config()
-        self.controller = Controller(self.store, self.runtime, lambda: self.api_config, lambda: self.api_config.autoscaler.initial_scale)
+        self.controller = Controller(self.store, self.runtime, lambda: self.api_config, lambda: self.autoscaler_config.initial_scale)
         self.directory = DirectoryPublisher(self.store, self.runtime)
-        self.autoscaler = AutoscalerService(self, self.api_config.autoscaler)
+        self.autoscaler = AutoscalerService(self, self.autoscaler_config)
         self.directory.on_change = lambda doc: self.autoscaler.apply(parse_snapshot(doc).revisions.values())
         self.store.subscribe(self._on_config_event)
         self.store.subscribe(self.controller.on_store_event)
@@ -48,6 +49,11 @@ class ControlPlane:
         """The control API token of this start (also in ``home/api-token``)."""
 
     # -- platform configuration ------------------------------------------------------------------
+
+    @property
+    def autoscaler_config(self) -> AutoscalerConfig:
+        """``config-autoscaler``, parsed once with the rest of the platform configuration."""
+        return self.api_config.autoscaler
 
     def _maps(self) -> dict[str, dict[str, str]]:
         return {
@@ -71,7 +77,7 @@ class ControlPlane:
             return
         autoscaler = getattr(self, "autoscaler", None)
         if autoscaler is not None:
-            autoscaler.update_config(self.api_config.autoscaler)
+            autoscaler.update_config(self.autoscaler_config)
 
     # -- the autoscaler's output -----------------------------------------------------------------
 
