@@ -22,8 +22,10 @@ import os
 import statistics
 import time
 
-from dataplane.autoscaler.core import AutoscalerConfig, RevisionAutoscaler, Stat, resolve_spec
+from dataplane.api.autoscaling import AutoscalerConfig
+from dataplane.autoscaler.core import RevisionAutoscaler, resolve_spec
 from dataplane.autoscaler.core.decider import TICK_INTERVAL
+from dataplane.stats.wire import Stat
 
 TARGET_MS = 100.0
 START = 1_000_000.0

@@ -7,16 +7,14 @@ conditions and revision garbage collection. Nothing here does I/O.
 
 from . import schema
 from .admission import admit
+from .autoscaling import AutoscalerConfig
 from .config import (
     DEFAULT_CONFIG,
-    AutoscalerLimits,
     Config,
-    ConfigError,
     Defaults,
     DomainConfig,
     DomainRule,
     GCConfig,
-    parse_autoscaler_limits,
     parse_defaults,
     parse_domain,
     parse_gc,
@@ -24,7 +22,7 @@ from .config import (
 from .containers import ServingPort, serving_container_index, serving_port
 from .convert import to_v1
 from .defaults import default_resource
-from .errors import FieldError, ValidationError
+from .errors import ConfigError, FieldError, ValidationError
 from .gc import revisions_to_collect
 from .names import child_name, revision_name
 from .revisions import make_configuration, make_revision, make_route, owner_reference, template_hash
@@ -33,7 +31,7 @@ from .validation import validate, validate_update
 
 __all__ = [
     "DEFAULT_CONFIG",
-    "AutoscalerLimits",
+    "AutoscalerConfig",
     "Config",
     "ConfigError",
     "Defaults",
@@ -54,7 +52,6 @@ __all__ = [
     "make_revision",
     "make_route",
     "owner_reference",
-    "parse_autoscaler_limits",
     "parse_defaults",
     "parse_domain",
     "parse_gc",

@@ -1,19 +1,37 @@
 """Per-revision annotations (``spec.template.metadata.annotations``): autoscaling knobs and the progress deadline.
 
-Where Knative still accepts a legacy camel-case spelling, both are listed and
-the kebab-case one wins when both are present.
+One table says each annotation's spellings, type, bounds and the autoscaler
+classes it applies to; admission validates against it and the autoscaler
+reads its values from it (``parse_revision_annotations``), as Knative keeps
+``pkg/apis/autoscaling`` for webhook and autoscaler alike. Where Knative still
+accepts a legacy camel-case spelling, both are listed and the kebab-case one
+wins when both are present.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from . import keys
+from .autoscaling import (
+    HPA,
+    KPA,
+    PANIC_THRESHOLD_PERCENTAGE_MAX,
+    PANIC_THRESHOLD_PERCENTAGE_MIN,
+    PANIC_WINDOW_PERCENTAGE_MAX,
+    PANIC_WINDOW_PERCENTAGE_MIN,
+    TARGET_MIN,
+    WINDOW_MAX,
+    WINDOW_MIN,
+    AutoscalerConfig,
+)
 from .checks import bounds_message, quote
-from .config import AutoscalerLimits
 from .durations import NS_PER_SECOND, parse_duration_ns
 from .errors import FieldError
+from .values import INT32_MAX, parse_float, parse_int32
 
 _G = keys.AUTOSCALING_GROUP
 CLASS = (f"{_G}/class",)
@@ -33,13 +51,14 @@ SCALE_TO_ZERO_POD_RETENTION = (f"{_G}/scale-to-zero-pod-retention-period", f"{_G
 METRIC_AGGREGATION = (f"{_G}/metric-aggregation-algorithm", f"{_G}/metricAggregationAlgorithm")
 PROGRESS_DEADLINE = (keys.PROGRESS_DEADLINE_ANNOTATION,)
 
-KPA = "kpa.autoscaling.knative.dev"
-HPA = "hpa.autoscaling.knative.dev"
-_ALGORITHMS = ("linear", "weighted-exponential", "weightedExponential")
-_HOUR_NS = 3600 * NS_PER_SECOND
-_INT32_MAX = 2**31 - 1
-_INT = re.compile(r"^[+-]?\d+$")
-_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+CONCURRENCY = "concurrency"
+RPS = "rps"
+CPU = "cpu"
+LINEAR = "linear"
+WEIGHTED_EXPONENTIAL = "weighted-exponential"
+_ALGORITHMS = {LINEAR: LINEAR, WEIGHTED_EXPONENTIAL: WEIGHTED_EXPONENTIAL, "weightedExponential": WEIGHTED_EXPONENTIAL}
+_S = NS_PER_SECOND
+_DIGITS = re.compile(r"[+-]?[0-9]+")
 
 
 def get(annotations: Mapping, names: tuple[str, ...]) -> tuple[str, str] | None:
@@ -77,118 +96,208 @@ def reject_autoscaling(annotations: object, path: str) -> list[FieldError]:
             for key in annotations if isinstance(key, str) and key.startswith(_G + "/")]
 
 
-class _Checker:
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """One row of the table: an annotation's spellings, what its value must be, and the field it fills."""
+
+    names: tuple[str, ...]
+    """Spellings, the current one first."""
+    field: str
+    """Key of the value in ``parse_revision_annotations``' result."""
+    kind: str
+    """``integer`` (int32), ``number`` (float), ``burst`` (a number >= 0, or -1), ``duration`` (Go syntax,
+    read as seconds) or ``algorithm`` (a window averaging, read in its kebab-case spelling)."""
+    low: float = 0
+    """Smallest value; nanoseconds for a duration."""
+    high: float | None = None
+    """Largest value (nanoseconds for a duration); None = no bound but the type's."""
+    whole_seconds: bool = False
+    """A duration must be a whole number of seconds."""
+    bounds: str = ""
+    """The range as messages say it, for durations ("6s and 1h")."""
+    classes: tuple[str, ...] | None = None
+    """Autoscaler classes the rule applies to; None = every class."""
+
+
+_INTEGER, _NUMBER, _BURST, _DURATION, _ALGORITHM = "integer", "number", "burst", "duration", "algorithm"
+
+TABLE: tuple[Annotation, ...] = (
+    Annotation(TARGET, "target", _NUMBER, low=TARGET_MIN),
+    Annotation(TARGET_UTILIZATION, "target_utilization_percentage", _NUMBER, low=1, high=100),
+    Annotation(PANIC_WINDOW_PERCENTAGE, "panic_window_percentage", _NUMBER,
+               low=PANIC_WINDOW_PERCENTAGE_MIN, high=PANIC_WINDOW_PERCENTAGE_MAX),
+    Annotation(PANIC_THRESHOLD_PERCENTAGE, "panic_threshold_percentage", _NUMBER,
+               low=PANIC_THRESHOLD_PERCENTAGE_MIN, high=PANIC_THRESHOLD_PERCENTAGE_MAX),
+    Annotation(TARGET_BURST_CAPACITY, "target_burst_capacity", _BURST),
+    Annotation(MIN_SCALE, "min_scale", _INTEGER, high=INT32_MAX),
+    Annotation(MAX_SCALE, "max_scale", _INTEGER, high=INT32_MAX),
+    Annotation(INITIAL_SCALE, "initial_scale", _INTEGER, high=INT32_MAX),
+    Annotation(ACTIVATION_SCALE, "activation_scale", _INTEGER, high=INT32_MAX),
+    Annotation(WINDOW, "window", _DURATION, low=WINDOW_MIN * _S, high=WINDOW_MAX * _S, whole_seconds=True,
+               bounds="6s and 1h"),
+    Annotation(SCALE_DOWN_DELAY, "scale_down_delay", _DURATION, high=WINDOW_MAX * _S, whole_seconds=True,
+               bounds="0s and 1h"),
+    Annotation(SCALE_TO_ZERO_POD_RETENTION, "scale_to_zero_pod_retention", _DURATION, high=WINDOW_MAX * _S,
+               bounds="0s and 1h"),
+    Annotation(PROGRESS_DEADLINE, "progress_deadline", _DURATION, low=1, whole_seconds=True, bounds="1s and forever"),
+    # Other classes may have algorithms of their own.
+    Annotation(METRIC_AGGREGATION, "aggregation", _ALGORITHM, classes=(KPA,)),
+)
+"""Every single-value rule, in the order problems are reported; class, metric and cross-key rules follow it."""
+
+
+class _Reader:
+    """Collects the valid values and a ``FieldError`` per problem."""
+
     def __init__(self, annotations: Mapping, path: str):
         self.annotations = annotations
         self.path = path
+        self.values: dict[str, Any] = {}
         self.errors: list[FieldError] = []
 
     def error(self, key: str, message: str) -> None:
         self.errors.append(FieldError(f"{self.path}[{key}]", message))
 
-    def integer(self, names: tuple[str, ...], low: int = 0) -> int | None:
-        found = get(self.annotations, names)
+    def read(self, row: Annotation) -> None:
+        found = get(self.annotations, row.names)
         if not found:
-            return None
+            return
         key, raw = found
-        if not _INT.match(raw):
-            self.error(key, f"invalid value {quote(raw)}: expected an integer")
+        value = _READERS[row.kind](self, row, key, raw)
+        if value is not None:
+            self.values[row.field] = value
+
+    def integer(self, row: Annotation, key: str, raw: str) -> int | None:
+        try:
+            value = parse_int32(raw)
+        except ValueError:
+            if _DIGITS.fullmatch(raw):  # digits, only too many of them (maybe more than int() takes)
+                self.error(key, f"must be between {int(row.low)} and {int(row.high)}, got {raw}")
+            else:
+                self.error(key, f"invalid value {quote(raw)}: expected an integer")
             return None
-        value = int(raw)
-        if not low <= value <= _INT32_MAX:
-            self.error(key, bounds_message(value, low, _INT32_MAX))
+        if not row.low <= value <= row.high:
+            self.error(key, bounds_message(value, int(row.low), int(row.high)))
             return None
         return value
 
-    def number(self, names: tuple[str, ...], low: float, high: float | None = None) -> None:
-        found = get(self.annotations, names)
-        if not found:
-            return
-        key, raw = found
-        if not _FLOAT.match(raw):
+    def number(self, row: Annotation, key: str, raw: str) -> float | None:
+        try:
+            value = parse_float(raw)
+        except ValueError:
             self.error(key, f"invalid value {quote(raw)}: expected a number")
-        elif high is None and float(raw) < low:
-            self.error(key, f"must be at least {low:g}, got {raw}")
-        elif high is not None and not low <= float(raw) <= high:
-            self.error(key, f"must be between {low:g} and {high:g}, got {raw}")
+            return None
+        if row.high is None and value < row.low:
+            self.error(key, f"must be at least {row.low:g}, got {raw}")
+        elif row.high is not None and not row.low <= value <= row.high:
+            self.error(key, f"must be between {row.low:g} and {row.high:g}, got {raw}")
+        else:
+            return value
+        return None
 
-    def duration(self, names: tuple[str, ...], low_ns: int, high_ns: int, bounds: str) -> None:
-        found = get(self.annotations, names)
-        if not found:
-            return
-        key, raw = found
+    def burst(self, row: Annotation, key: str, raw: str) -> float | None:
+        try:
+            value = parse_float(raw)
+        except ValueError:
+            value = None
+        if value is None or (value < 0 and value != -1):
+            self.error(key, f"invalid value {quote(raw)}: expected a number >= 0, or -1 (activator always in path)")
+            return None
+        return value
+
+    def duration(self, row: Annotation, key: str, raw: str) -> float | None:
         try:
             ns = parse_duration_ns(raw)
         except ValueError:
             self.error(key, f"invalid duration {quote(raw)}: expected e.g. \"30s\", \"5m\", \"1h\"")
-            return
-        if not low_ns <= ns <= high_ns:
-            self.error(key, f"must be between {bounds}, got {raw}")
-        elif ns % NS_PER_SECOND:
+            return None
+        if not row.low <= ns <= (row.high if row.high is not None else ns):
+            self.error(key, f"must be between {row.bounds}, got {raw}")
+        elif row.whole_seconds and ns % NS_PER_SECOND:
             self.error(key, f"must be a whole number of seconds, got {raw}")
+        else:
+            return ns / NS_PER_SECOND
+        return None
+
+    def algorithm(self, row: Annotation, key: str, raw: str) -> str | None:
+        value = _ALGORITHMS.get(raw)
+        if value is None:
+            self.error(key, f"invalid value {quote(raw)}: expected one of {', '.join(_ALGORITHMS)}")
+        return value
 
 
-def validate_revision_annotations(annotations: object, path: str, limits: AutoscalerLimits) -> list[FieldError]:
-    """Check autoscaling and progress-deadline annotations; ``path`` ends in ``annotations``."""
+_READERS = {_INTEGER: _Reader.integer, _NUMBER: _Reader.number, _BURST: _Reader.burst, _DURATION: _Reader.duration,
+            _ALGORITHM: _Reader.algorithm}
+
+
+def parse_revision_annotations(annotations: object, config: AutoscalerConfig,
+                               path: str = "metadata.annotations") -> tuple[dict[str, Any], list[FieldError]]:
+    """Read and check a revision's autoscaling and progress-deadline annotations.
+
+    Returns the valid values by field (``class``, ``metric``, ``min_scale``,
+    ``window`` in seconds, ...; see ``TABLE``) and a ``FieldError`` per
+    problem, its path ``path[key]``. An invalid value is left out of the
+    values, so the autoscaler falls back to the ConfigMap default as
+    Knative's accessors do. ``config`` supplies the cluster rules
+    (``max-scale-limit``, ``allow-zero-initial-scale``).
+    """
     if not isinstance(annotations, Mapping):
-        return []
-    c = _Checker(annotations, path)
+        return {}, []
+    r = _Reader(annotations, path)
+    # Knative checks class-specific rules against the class annotation, KPA when absent.
     klass = get(annotations, CLASS)
     class_value = klass[1] if klass else KPA
     if klass and class_value.endswith(".knative.dev") and class_value not in (KPA, HPA):
-        c.error(klass[0], f"invalid value {quote(class_value)}: expected {KPA} or {HPA}")
+        r.error(klass[0], f"invalid value {quote(class_value)}: expected {KPA} or {HPA}")
+    elif klass:
+        r.values["class"] = class_value
 
     metric = get(annotations, METRIC)
     if metric:
-        if class_value == KPA and metric[1] not in ("concurrency", "rps"):
-            c.error(metric[0], f"invalid value {quote(metric[1])}: the KPA scales on \"concurrency\" or \"rps\"")
+        if class_value == KPA and metric[1] not in (CONCURRENCY, RPS):
+            r.error(metric[0], f"invalid value {quote(metric[1])}: the KPA scales on \"concurrency\" or \"rps\"")
         elif class_value == HPA and not metric[1]:
-            c.error(metric[0], "must not be empty")
+            r.error(metric[0], "must not be empty")
+        else:
+            r.values["metric"] = metric[1]
 
-    c.number(TARGET, 0.01)
-    c.number(TARGET_UTILIZATION, 1, 100)
-    c.number(PANIC_WINDOW_PERCENTAGE, 1, 100)
-    c.number(PANIC_THRESHOLD_PERCENTAGE, 110, 1000)
-    tbc = get(annotations, TARGET_BURST_CAPACITY)
-    if tbc and (not _FLOAT.match(tbc[1]) or (float(tbc[1]) < 0 and float(tbc[1]) != -1)):
-        c.error(tbc[0], f"invalid value {quote(tbc[1])}: expected a number >= 0, or -1 (activator always in path)")
-
-    _scale_bounds(c, limits)
-    c.duration(WINDOW, 6 * NS_PER_SECOND, _HOUR_NS, "6s and 1h")
-    c.duration(SCALE_DOWN_DELAY, 0, _HOUR_NS, "0s and 1h")
-    c.duration(SCALE_TO_ZERO_POD_RETENTION, 0, _HOUR_NS, "0s and 1h")
-    c.duration(PROGRESS_DEADLINE, 1, 2**63 - 1, "1s and forever")
-
-    algorithm = get(annotations, METRIC_AGGREGATION)
-    if algorithm and class_value == KPA and algorithm[1] not in _ALGORITHMS:
-        c.error(algorithm[0], f"invalid value {quote(algorithm[1])}: expected one of {', '.join(_ALGORITHMS)}")
-    return c.errors
+    for row in TABLE:
+        if row.classes is None or class_value in row.classes:
+            r.read(row)
+    _scale_bounds(r, config)
+    return r.values, r.errors
 
 
-def _scale_bounds(c: _Checker, limits: AutoscalerLimits) -> None:
-    low = c.integer(MIN_SCALE)
-    high = c.integer(MAX_SCALE)
-    max_key = (get(c.annotations, MAX_SCALE) or MAX_SCALE)[0]
+def validate_revision_annotations(annotations: object, path: str, config: AutoscalerConfig) -> list[FieldError]:
+    """Every problem with a revision's annotations; ``path`` ends in ``annotations``."""
+    return parse_revision_annotations(annotations, config, path)[1]
+
+
+def _scale_bounds(r: _Reader, config: AutoscalerConfig) -> None:
+    low = r.values.get("min_scale")
+    high = r.values.get("max_scale")
+    max_key = (get(r.annotations, MAX_SCALE) or MAX_SCALE)[0]
     if low is not None and high and high < low:
-        c.error(max_key, f"max-scale={high} is less than min-scale={low}")
-    if high is not None and limits.max_scale_limit > 0:
+        r.error(max_key, f"max-scale={high} is less than min-scale={low}")
+    if high is not None and config.max_scale_limit > 0:
         if high == 0:
-            c.error(max_key, f"max-scale=0 (unlimited) is not allowed: the cluster limit is "
-                             f"{limits.max_scale_limit}")
-        elif high > limits.max_scale_limit:
-            c.error(max_key, bounds_message(high, 1, limits.max_scale_limit))
+            r.error(max_key, f"max-scale=0 (unlimited) is not allowed: the cluster limit is "
+                             f"{config.max_scale_limit}")
+        elif high > config.max_scale_limit:
+            r.error(max_key, bounds_message(high, 1, config.max_scale_limit))
 
-    initial = c.integer(INITIAL_SCALE)
-    if initial == 0 and not limits.allow_zero_initial_scale:
-        key = get(c.annotations, INITIAL_SCALE)[0]
-        c.error(key, "initial-scale=0 is not allowed by the cluster (allow-zero-initial-scale is false)")
+    if r.values.get("initial_scale") == 0 and not config.allow_zero_initial_scale:
+        del r.values["initial_scale"]
+        r.error(get(r.annotations, INITIAL_SCALE)[0],
+                "initial-scale=0 is not allowed by the cluster (allow-zero-initial-scale is false)")
 
-    found = get(c.annotations, ACTIVATION_SCALE)
-    activation = c.integer(ACTIVATION_SCALE)
-    if found and activation is not None:
+    activation = r.values.get("activation_scale")
+    if activation is not None:
+        key = get(r.annotations, ACTIVATION_SCALE)[0]
         if activation < 2:
-            c.error(found[0], f"activation-scale={activation} must be at least 2")
+            del r.values["activation_scale"]
+            r.error(key, f"activation-scale={activation} must be at least 2")
         elif low is not None and low > activation:
-            c.error(found[0], f"min-scale={low} is greater than activation-scale={activation}")
+            r.error(key, f"min-scale={low} is greater than activation-scale={activation}")
         elif high and high < activation:
-            c.error(found[0], f"max-scale={high} is less than activation-scale={activation}")
+            r.error(key, f"max-scale={high} is less than activation-scale={activation}")

@@ -1,8 +1,8 @@
 """Platform configuration parsed from Knative's ConfigMap data (``dict[str, str]``).
 
-Covers ``config-defaults``, ``config-domain``, ``config-gc`` and the two
-``config-autoscaler`` keys that annotation validation needs. Every parser
-starts from Knative's defaults and raises :class:`ConfigError` naming the key.
+Covers ``config-defaults``, ``config-domain`` and ``config-gc`` here, and
+``config-autoscaler`` through ``autoscaling.py``. Every parser starts from
+Knative's defaults and raises :class:`ConfigError` naming the key.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from typing import Any
 import yaml
 
 from . import keys
+from .autoscaling import AUTOSCALER_CONFIGMAP, AutoscalerConfig
 from .checks import dns1123_subdomain_problem, quote
 from .durations import parse_duration_seconds
+from .errors import ConfigError
 
 DEFAULTS_CONFIGMAP = "config-defaults"
 DOMAIN_CONFIGMAP = "config-domain"
 GC_CONFIGMAP = "config-gc"
-AUTOSCALER_CONFIGMAP = "config-autoscaler"
 
 DEFAULT_DOMAIN = "example.com"
 EXAMPLE_KEY = "_example"  # Knative ConfigMaps carry documentation under this key
@@ -30,15 +31,6 @@ _INT = re.compile(r"^[+-]?\d+$")
 _TRUE = {"1", "t", "T", "true", "TRUE", "True"}
 _FALSE = {"0", "f", "F", "false", "FALSE", "False"}
 _TEMPLATE_FIELD = re.compile(r"\{\{\s*\.(Name|Namespace|GenerateName)\s*\}\}")
-
-
-class ConfigError(ValueError):
-    """A ConfigMap value that cannot be used; names the ConfigMap and key."""
-
-    def __init__(self, configmap: str, key: str, message: str):
-        self.configmap = configmap
-        self.key = key
-        super().__init__(f"{configmap}: {key}: {message}")
 
 
 def _int(configmap: str, data: Mapping[str, str], key: str, default: int) -> int:
@@ -273,32 +265,13 @@ def parse_gc(data: Mapping[str, str]) -> GCConfig:
 
 
 @dataclass(frozen=True)
-class AutoscalerLimits:
-    """The ``config-autoscaler`` keys that per-revision annotations are checked against."""
-
-    max_scale_limit: int = 0
-    """Upper bound for ``max-scale`` annotations; 0 means no limit."""
-    allow_zero_initial_scale: bool = False
-    """Whether ``initial-scale: "0"`` is accepted."""
-
-
-def parse_autoscaler_limits(data: Mapping[str, str]) -> AutoscalerLimits:
-    """Parse the relevant keys of ``config-autoscaler`` data; other keys are ignored."""
-    cm = AUTOSCALER_CONFIGMAP
-    limit = _int(cm, data, "max-scale-limit", 0)
-    if limit < 0:
-        raise ConfigError(cm, "max-scale-limit", f"must be non-negative, got {limit}")
-    return AutoscalerLimits(limit, _bool(cm, data, "allow-zero-initial-scale", False))
-
-
-@dataclass(frozen=True)
 class Config:
     """Everything the API functions read from the platform configuration."""
 
     defaults: Defaults = field(default_factory=Defaults)
     domain: DomainConfig = field(default_factory=DomainConfig)
     gc: GCConfig = field(default_factory=GCConfig)
-    autoscaler: AutoscalerLimits = field(default_factory=AutoscalerLimits)
+    autoscaler: AutoscalerConfig = field(default_factory=AutoscalerConfig)
 
     @classmethod
     def from_configmaps(cls, maps: Mapping[str, Mapping[str, str]]) -> Config:
@@ -307,7 +280,7 @@ class Config:
             defaults=parse_defaults(maps.get(DEFAULTS_CONFIGMAP, {})),
             domain=parse_domain(maps.get(DOMAIN_CONFIGMAP, {})),
             gc=parse_gc(maps.get(GC_CONFIGMAP, {})),
-            autoscaler=parse_autoscaler_limits(maps.get(AUTOSCALER_CONFIGMAP, {})),
+            autoscaler=AutoscalerConfig.from_map(maps.get(AUTOSCALER_CONFIGMAP, {})),
         )
 
 

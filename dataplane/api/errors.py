@@ -1,4 +1,4 @@
-"""Validation errors that carry the field path they are about."""
+"""Validation errors that carry the field path, or the ConfigMap key, they are about."""
 
 from __future__ import annotations
 
@@ -46,6 +46,16 @@ class ValidationError(Exception):
     def paths(self) -> list[str]:
         """The field paths of all errors, in the order they were found."""
         return [e.path for e in self.errors]
+
+
+class ConfigError(ValueError):
+    """A ConfigMap value that cannot be used; names the ConfigMap and the key."""
+
+    def __init__(self, configmap: str, key: str, message: str):
+        self.configmap = configmap
+        self.key = key
+        self.message = message
+        super().__init__(f"{configmap}: {key}: {message}")
 
 
 def raise_if_any(errors: list[FieldError]) -> None:

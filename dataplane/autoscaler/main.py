@@ -17,7 +17,8 @@ from collections.abc import Mapping
 
 import yaml
 
-from dataplane.autoscaler.core import AutoscalerConfig, ConfigError
+from dataplane.api.autoscaling import AutoscalerConfig
+from dataplane.api.errors import ConfigError
 
 
 class ConfigFileError(ValueError):

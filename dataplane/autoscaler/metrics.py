@@ -9,7 +9,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from dataplane.autoscaler.core.annotations import RPS
+from dataplane.api.annotations import RPS
 from dataplane.autoscaler.scraper import DURATION_BUCKETS
 from dataplane.autoscaler.service import AutoscalerService
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dataplane.api.annotations import CONCURRENCY, RPS
 from dataplane.autoscaler.core import PodAutoscalerState, RevisionAutoscaler, ScaleDecision, ScalingSpec
-from dataplane.autoscaler.core.annotations import CONCURRENCY, RPS
 from dataplane.autoscaler.outcome import RevisionScale
 from dataplane.autoscaler.scraper import ScrapeTally
 from dataplane.directory import RevisionInfo

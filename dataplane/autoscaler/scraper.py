@@ -21,11 +21,11 @@ from functools import partial
 import aiohttp
 import yarl
 
-from dataplane.autoscaler.core import LoadReport, Stat, sample_size, scale_to_population
+from dataplane.autoscaler.core import sample_size, scale_to_population
 from dataplane.directory import PodInfo
-from dataplane.stats import wire
+from dataplane.stats.wire import Stat
 
-Fetch = Callable[[str], Awaitable[LoadReport]]
+Fetch = Callable[[str], Awaitable[Stat]]
 """Scrape one pod's stats address (``host:port``); raises when the pod does not answer."""
 
 ROUND_TIMEOUT = 0.9
@@ -120,7 +120,7 @@ class _Round:
         self.timer = loop.call_later(scraper.round_timeout, self.finish)
         self.open = True
         self.in_flight = 0
-        self.answers: list[LoadReport] = []
+        self.answers: list[Stat] = []
         self.failed = 0
 
     def launch(self) -> None:
@@ -262,7 +262,7 @@ class HttpStatFetcher:
             url = self._urls[address] = yarl.URL(f"http://{address}/metrics")
         return url
 
-    async def __call__(self, address: str) -> wire.Stat:
+    async def __call__(self, address: str) -> Stat:
         session = self._session or self._open()
         async with session.get(self._url(address), headers=_ACCEPT_PROTOBUF) as resp:
             body = await resp.read()
@@ -271,8 +271,8 @@ class HttpStatFetcher:
             content_type = resp.content_type
         try:
             if content_type == "application/json":
-                return wire.Stat.from_json(body)
-            return wire.Stat.from_proto(body)
+                return Stat.from_json(body)
+            return Stat.from_proto(body)
         except ValueError as exc:
             raise ScrapeError(f"{address}: {exc}") from None
 

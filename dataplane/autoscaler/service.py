@@ -25,12 +25,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
-from dataplane.autoscaler.core import TICK_INTERVAL, AutoscalerConfig, LoadReport, resolve_spec
-from dataplane.autoscaler.core.config import KPA_CLASS
+from dataplane.api.autoscaling import KPA, AutoscalerConfig
+from dataplane.autoscaler.core import TICK_INTERVAL, resolve_spec
 from dataplane.autoscaler.outcome import RevisionScale, ScaleTarget
 from dataplane.autoscaler.revision import ScaledRevision
 from dataplane.autoscaler.scraper import Fetch, HttpStatFetcher, Scraper, ScrapeResult
 from dataplane.directory import RevisionInfo
+from dataplane.stats.wire import Stat
 
 log = logging.getLogger("dataplane.autoscaler")
 
@@ -88,7 +89,7 @@ class AutoscalerService:
         self.stats = StatCounters()
         self._known: dict[Key, RevisionInfo] = {}
         self._tasks: list[asyncio.Task] = []
-        self._last_push: dict[tuple[str, str, str], tuple[int, LoadReport]] = {}
+        self._last_push: dict[tuple[str, str, str], tuple[int, Stat]] = {}
 
     # --- inputs --------------------------------------------------------------
 
@@ -99,9 +100,9 @@ class AutoscalerService:
             del self._last_push[key]
         self._sync(force=False)
 
-    def update_config(self, data: Mapping[str, str]) -> None:
-        """Adopt new ``config-autoscaler`` data; raises ``ConfigError`` and keeps the old one if invalid."""
-        self.config = AutoscalerConfig.from_map(data)
+    def update_config(self, data: Mapping[str, str] | AutoscalerConfig) -> None:
+        """Adopt new ``config-autoscaler`` data or a built config; raises ``ConfigError`` and keeps the old one if invalid."""
+        self.config = data if isinstance(data, AutoscalerConfig) else AutoscalerConfig.from_map(data)
         self._sync(force=True)
 
     def _sync(self, force: bool) -> None:
@@ -113,9 +114,9 @@ class AutoscalerService:
                 current.refresh(info, current.spec, now)
                 continue
             spec = resolve_spec(info.annotations, config, info.container_concurrency)
-            if spec.autoscaler_class != KPA_CLASS:
+            if spec.autoscaler_class != KPA:
                 self.revisions.pop(key, None)
-                self.skipped[key] = f"autoscaling class is {spec.autoscaler_class}, not {KPA_CLASS}"
+                self.skipped[key] = f"autoscaling class is {spec.autoscaler_class}, not {KPA}"
                 continue
             self.skipped.pop(key, None)
             if current is None:
@@ -128,7 +129,7 @@ class AutoscalerService:
         for key in [key for key in self.skipped if key not in self._known]:
             del self.skipped[key]
 
-    def record_pushed(self, namespace: str, name: str, stat: LoadReport) -> bool:
+    def record_pushed(self, namespace: str, name: str, stat: Stat) -> bool:
         """Record an activator's stat; decides at once when it asks for a poke. False for unknown revisions."""
         revision = self.revisions.get((namespace, name))
         if revision is None:
@@ -142,7 +143,7 @@ class AutoscalerService:
         key = (namespace, name, stat.pod_name)
         previous = self._last_push.get(key)
         self._last_push[key] = (second, stat)
-        recorded = stat if previous is None or previous[0] != second else _Difference(stat, previous[1])
+        recorded = stat if previous is None or previous[0] != second else _difference(stat, previous[1])
         poke = revision.autoscaler.record_pushed(recorded, now)
         poke = poke or (revision.autoscaler.desired == 0 and stat.average_concurrent_requests != 0)
         # A revision never decided and without pods (e.g. right after a restart)
@@ -236,17 +237,16 @@ class AutoscalerService:
         await self.scraper.close()
 
 
-class _Difference:
+def _difference(new: Stat, old: Stat) -> Stat:
     """What replacing ``old`` by ``new`` adds to a bucket (recording is a sum)."""
-
-    __slots__ = ("average_concurrent_requests", "average_proxied_concurrent_requests", "request_count", "proxied_request_count", "pod_name")
-
-    def __init__(self, new: LoadReport, old: LoadReport) -> None:
-        self.average_concurrent_requests = new.average_concurrent_requests - old.average_concurrent_requests
-        self.average_proxied_concurrent_requests = new.average_proxied_concurrent_requests - old.average_proxied_concurrent_requests
-        self.request_count = new.request_count - old.request_count
-        self.proxied_request_count = new.proxied_request_count - old.proxied_request_count
-        self.pod_name = getattr(new, "pod_name", "")
+    return Stat(
+        pod_name=new.pod_name,
+        average_concurrent_requests=new.average_concurrent_requests - old.average_concurrent_requests,
+        average_proxied_concurrent_requests=new.average_proxied_concurrent_requests
+        - old.average_proxied_concurrent_requests,
+        request_count=new.request_count - old.request_count,
+        proxied_request_count=new.proxied_request_count - old.proxied_request_count,
+    )
 
 
 def _same_settings(old: RevisionInfo, new: RevisionInfo) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -29,21 +30,6 @@ PROGRAMS: dict[str, tuple[str, str]] = {
 FLAGLESS = {"queue-proxy"}
 
 
-class NotYetAvailable(Exception):
-    """A subcommand whose program is not part of this build yet."""
-
-
-def _load(module_name: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            raise NotYetAvailable from exc
-        raise
-
-
 def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
     """The parser; with ``only``, just that subcommand's module is imported (a CLI call starts fast)."""
     import argparse
@@ -60,12 +46,7 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
         p = sub.add_parser(name, help=help_text)
         if only is not None and name != only:
             continue
-        try:
-            module = _load(module_name)
-        except NotYetAvailable:
-            p.add_argument("rest", nargs=argparse.REMAINDER)
-            runners[name] = _not_yet(name)
-            continue
+        module = importlib.import_module(module_name)
         # a module serving several subcommands names its functions after each
         suffix = name.replace("-", "_")
         add = getattr(module, f"add_{suffix}_arguments", None) or module.add_arguments
@@ -74,18 +55,10 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
     return parser, runners
 
 
-def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(_args: argparse.Namespace) -> int:
-        print(f"dataplane {name}: not available in this build yet", file=sys.stderr)
-        return 2
-
-    return run
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if len(words) == 1 and words[0] in FLAGLESS:
-        return _load(PROGRAMS[words[0]][1]).run(None)
+        return importlib.import_module(PROGRAMS[words[0]][1]).run(None)
     command = next((w for w in words if not w.startswith("-")), None)
     parser, runners = build_parser(command if command in PROGRAMS else None)
     args = parser.parse_args(argv)

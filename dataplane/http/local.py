@@ -56,7 +56,3 @@ class LocalEndpoints:
 
     def on_timeout(self, conn) -> None:
         conn.fail(504, "request timeout")
-
-
-def respond_json(conn, body: bytes, status: int = 200) -> None:
-    conn.respond(status, body, content_type=b"application/json")

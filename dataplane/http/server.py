@@ -55,7 +55,3 @@ async def listen(
         raise
     sock.setblocking(False)
     return await loop.create_server(lambda: ClientConnection(loop, policy, config), sock=sock, backlog=backlog)
-
-
-def bound_port(server: asyncio.AbstractServer) -> int:
-    return server.sockets[0].getsockname()[1]

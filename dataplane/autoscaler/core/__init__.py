@@ -12,26 +12,23 @@ Typical use by the service layer, per revision::
         outcome = state.reconcile(spec, now, desired=decision.desired,
                                   excess_burst_capacity=decision.excess_burst_capacity,
                                   ready=ready)
+
+The rules it reads (``config-autoscaler``, the autoscaling annotations,
+durations) live in ``dataplane.api``, shared with admission; the ``Stat`` it
+records is the wire type of ``dataplane.stats.wire``.
 """
 
-from dataplane.autoscaler.core.annotations import FieldError, read_annotations, validate_annotations
-from dataplane.autoscaler.core.config import AutoscalerConfig, ConfigError
 from dataplane.autoscaler.core.decider import TICK_INTERVAL, Decider, ScaleDecision
 from dataplane.autoscaler.core.metrics import RevisionMetrics
 from dataplane.autoscaler.core.revision import RevisionAutoscaler
 from dataplane.autoscaler.core.sampling import sample_size, scale_to_population
 from dataplane.autoscaler.core.scaler import Activity, PodAutoscalerState, ScaleOutcome, ServingMode
 from dataplane.autoscaler.core.spec import ScalingSpec, resolve_spec
-from dataplane.autoscaler.core.stat import LoadReport, Stat
 
 __all__ = [
     "TICK_INTERVAL",
     "Activity",
-    "AutoscalerConfig",
-    "ConfigError",
     "Decider",
-    "FieldError",
-    "LoadReport",
     "PodAutoscalerState",
     "RevisionAutoscaler",
     "RevisionMetrics",
@@ -39,10 +36,7 @@ __all__ = [
     "ScaleOutcome",
     "ScalingSpec",
     "ServingMode",
-    "Stat",
-    "read_annotations",
     "resolve_spec",
     "sample_size",
     "scale_to_population",
-    "validate_annotations",
 ]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 
-from dataplane.autoscaler.core.annotations import RPS
+from dataplane.api.annotations import RPS
 from dataplane.autoscaler.core.spec import ScalingSpec
-from dataplane.autoscaler.core.stat import LoadReport
 from dataplane.autoscaler.core.window import make_window
+from dataplane.stats.wire import Stat
 
 
 class RevisionMetrics:
@@ -40,7 +40,7 @@ class RevisionMetrics:
         self.rps_stable.record(second, rps)
         self.rps_panic.record(second, rps)
 
-    def record_scraped(self, stat: LoadReport, now: float) -> None:
+    def record_scraped(self, stat: Stat, now: float) -> None:
         """Record a scrape of the revision's pods, minus the traffic the activator proxied to them."""
         self._record(
             now,
@@ -48,7 +48,7 @@ class RevisionMetrics:
             stat.request_count - stat.proxied_request_count,
         )
 
-    def record_pushed(self, stat: LoadReport, now: float) -> None:
+    def record_pushed(self, stat: Stat, now: float) -> None:
         """Record an activator's report in full: it is the only count of proxied traffic."""
         self._record(now, stat.average_concurrent_requests, stat.request_count)
 

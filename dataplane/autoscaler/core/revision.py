@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataplane.autoscaler.core.decider import Decider, ScaleDecision
 from dataplane.autoscaler.core.metrics import RevisionMetrics
 from dataplane.autoscaler.core.spec import ScalingSpec
-from dataplane.autoscaler.core.stat import LoadReport
+from dataplane.stats.wire import Stat
 
 
 class RevisionAutoscaler:
@@ -35,16 +35,16 @@ class RevisionAutoscaler:
         """Last excess burst capacity (initially from TBC and initial scale)."""
         return self.decider.excess_burst_capacity
 
-    def _wants_poke(self, stat: LoadReport) -> bool:
+    def _wants_poke(self, stat: Stat) -> bool:
         # A revision at zero should not wait up to a tick for its first request.
         return self.decider.desired == 0 and stat.average_concurrent_requests != 0
 
-    def record_scraped(self, stat: LoadReport, now: float) -> bool:
+    def record_scraped(self, stat: Stat, now: float) -> bool:
         """Record an aggregated scrape; True asks the caller to ``tick`` now."""
         self.metrics.record_scraped(stat, now)
         return self._wants_poke(stat)
 
-    def record_pushed(self, stat: LoadReport, now: float) -> bool:
+    def record_pushed(self, stat: Stat, now: float) -> bool:
         """Record an activator's stat; True asks the caller to ``tick`` now."""
         self.metrics.record_pushed(stat, now)
         return self._wants_poke(stat)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from dataplane.autoscaler.core.stat import SCRAPER_POD_NAME, LoadReport, Stat
+from dataplane.stats.wire import Stat
 
 _CRITICAL_VALUE_SQUARED = 1.96 * 1.96
 _MARGIN_OF_ERROR_SQUARED = 5.0 * 5.0
 _POPULATION_VARIANCE = 100.0
+SCRAPER_POD_NAME = "service-scraper"
+"""Pod name given to a scrape aggregated over a revision's pods."""
 UNBOUNDED_SAMPLE = _CRITICAL_VALUE_SQUARED * _POPULATION_VARIANCE / _MARGIN_OF_ERROR_SQUARED
 """Sample size for an unbounded population, ≈ 15.37."""
 
@@ -28,11 +30,12 @@ def sample_size(population: int) -> int:
     return math.ceil(population * UNBOUNDED_SAMPLE / (population + UNBOUNDED_SAMPLE - 1))
 
 
-def scale_to_population(sample: Sequence[LoadReport], population: int, now: float = 0.0) -> Stat | None:
+def scale_to_population(sample: Sequence[Stat], population: int, now: int = 0) -> Stat | None:
     """Sum the stats of the pods that answered and scale them to ``population`` pods.
 
     Each field becomes sum / k × N for the k pods that answered, so a partial
-    sample still reports for the whole revision. ``None`` when no pod answered.
+    sample still reports for the whole revision; ``now`` (Unix seconds) is its
+    timestamp. ``None`` when no pod answered.
     """
     answered = len(sample)
     if answered == 0:
@@ -49,5 +52,5 @@ def scale_to_population(sample: Sequence[LoadReport], population: int, now: floa
         average_proxied_concurrent_requests=proxied_concurrent / answered * population,
         request_count=requests / answered * population,
         proxied_request_count=proxied_requests / answered * population,
-        timestamp=now,
+        timestamp=int(now),
     )

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-from dataplane.autoscaler.core.annotations import CONCURRENCY, CPU, LINEAR, RPS, read_annotations
-from dataplane.autoscaler.core.config import HPA_CLASS, TARGET_MIN, AutoscalerConfig
+from dataplane.api.annotations import CONCURRENCY, CPU, LINEAR, RPS, parse_revision_annotations
+from dataplane.api.autoscaling import HPA, TARGET_MIN, AutoscalerConfig
 
 DEFAULT_PROGRESS_DEADLINE = 600.0
 """``config-deployment`` progress-deadline default, seconds."""
@@ -118,13 +118,14 @@ def resolve_spec(
     """Resolve a revision's scaling parameters.
 
     Invalid annotations are ignored here (the ConfigMap default applies), as
-    Knative's accessors ignore them; use ``validate_annotations`` to reject
+    Knative's accessors ignore them; admission
+    (``dataplane.api.annotations.validate_revision_annotations``) rejects
     them up front. ``progress_deadline`` is the ``config-deployment`` default
     in seconds, overridden by ``serving.knative.dev/progress-deadline``.
     """
-    values, _ = read_annotations(annotations, config)
+    values, _ = parse_revision_annotations(annotations, config)
     autoscaler_class = values.get("class", config.pod_autoscaler_class)
-    metric = values.get("metric", CPU if autoscaler_class == HPA_CLASS else CONCURRENCY)
+    metric = values.get("metric", CPU if autoscaler_class == HPA else CONCURRENCY)
     utilization_pct = values.get("target_utilization_percentage")
     target_value, total_value, utilization = resolve_targets(
         metric,

@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass, replace
 
 from dataplane.api.config import Config
-from dataplane.autoscaler.core import AutoscalerConfig
 from dataplane.runtime.kubernetes.httproutes import ObjectRef
 from dataplane.runtime.kubernetes.sidecar import DEPLOYMENT_CONFIGMAP, DeploymentConfig, parse_deployment_config
 
@@ -43,13 +42,10 @@ class PlatformConfig:
         maps = {cm["metadata"]["name"]: dict(cm.get("data") or {}) for cm in self.store.peek("ConfigMap", self.system_namespace)}
         p = self.current
         try:
-            p = replace(p, api=Config.from_configmaps(maps))
+            api = Config.from_configmaps(maps)
+            p = replace(p, api=api, initial_scale=api.autoscaler.initial_scale)
         except ValueError as exc:
             log.error("platform configuration rejected, keeping the previous: %s", exc)
-        try:
-            p = replace(p, initial_scale=AutoscalerConfig.from_map(maps.get("config-autoscaler", {})).initial_scale)
-        except ValueError as exc:
-            log.error("config-autoscaler rejected, keeping the previous: %s", exc)
         try:
             p = replace(p, deployment=parse_deployment_config(maps.get(DEPLOYMENT_CONFIGMAP, {}), self.system_namespace))
         except ValueError as exc:

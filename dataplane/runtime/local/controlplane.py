@@ -10,9 +10,9 @@ from aiohttp import web
 
 from dataplane.api import keys
 from dataplane.api.traffic import route_host
+from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.api.config import AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, Config
 from dataplane.autoscaler.api import build_app
-from dataplane.autoscaler.core import AutoscalerConfig
 from dataplane.autoscaler.service import AutoscalerService
 from dataplane.controller.loop import Controller
 from dataplane.directory import parse_snapshot
@@ -40,7 +40,6 @@ class ControlPlane:
         self.store = SqliteStore(home / "state.db")
         self.runtime = LocalRuntime(self.store, home, drain_quiet=drain_quiet)
         self.api_config = Config()
-        self.autoscaler_config = AutoscalerConfig()
         self.load_config()
         self.controller = Controller(self.store, self.runtime, lambda: self.api_config, lambda: self.autoscaler_config.initial_scale)
         self.directory = DirectoryPublisher(self.store, self.runtime, host_for=self._route_host)
@@ -64,6 +63,11 @@ class ControlPlane:
 
     # -- platform configuration ------------------------------------------------------------------
 
+    @property
+    def autoscaler_config(self) -> AutoscalerConfig:
+        """``config-autoscaler``, parsed once with the rest of the platform configuration."""
+        return self.api_config.autoscaler
+
     def _maps(self) -> dict[str, dict[str, str]]:
         return {
             name: dict(obj.get("data") or {})
@@ -76,20 +80,17 @@ class ControlPlane:
         maps = self._maps()
         maps[name] = data
         Config.from_configmaps(maps)
-        if name == AUTOSCALER_CONFIGMAP:
-            AutoscalerConfig.from_map(data)
 
     def load_config(self) -> None:
         maps = self._maps()
         try:
             self.api_config = Config.from_configmaps(maps)
-            self.autoscaler_config = AutoscalerConfig.from_map(maps.get(AUTOSCALER_CONFIGMAP, {}))
         except ValueError as exc:  # stored before a rule tightened: keep the last good config
             log.error("platform configuration rejected: %s", exc)
             return
         autoscaler = getattr(self, "autoscaler", None)
         if autoscaler is not None:
-            autoscaler.update_config(maps.get(AUTOSCALER_CONFIGMAP, {}))
+            autoscaler.update_config(self.autoscaler_config)
 
     def _route_host(self, route: dict) -> str:
         """The host a Route claims (before its traffic resolves, its status has no URL yet)."""
@@ -181,6 +182,3 @@ class ControlPlane:
         if self.runner is not None:
             await self.runner.cleanup()
         self.store.close()
-
-    def revision_keys(self) -> list[tuple[str, str]]:
-        return [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in self.store.peek(keys.REVISION)]

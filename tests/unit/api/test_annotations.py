@@ -1,14 +1,14 @@
 import pytest
 
-from dataplane.api import AutoscalerLimits
+from dataplane.api import AutoscalerConfig
 from dataplane.api.annotations import progress_deadline, validate_revision_annotations
 
 P = "spec.template.metadata.annotations"
 A = "autoscaling.knative.dev/"
 
 
-def problems(annotations, limits=AutoscalerLimits()):
-    return [str(e) for e in validate_revision_annotations(annotations, P, limits)]
+def problems(annotations, config=AutoscalerConfig()):
+    return [str(e) for e in validate_revision_annotations(annotations, P, config)]
 
 
 @pytest.mark.parametrize("annotations", [
@@ -78,7 +78,7 @@ def test_kebab_case_wins_over_the_legacy_spelling():
 
 
 def test_cluster_limits():
-    limits = AutoscalerLimits(max_scale_limit=10, allow_zero_initial_scale=True)
+    limits = AutoscalerConfig(max_scale_limit=10, max_scale=10, allow_zero_initial_scale=True)
     assert problems({A + "max-scale": "11"}, limits) == [f"{P}[{A}max-scale]: must be between 1 and 10, got 11"]
     assert problems({A + "max-scale": "0"}, limits) == [
         f"{P}[{A}max-scale]: max-scale=0 (unlimited) is not allowed: the cluster limit is 10"]

@@ -1,12 +1,11 @@
 import pytest
 
 from dataplane.api import (
-    AutoscalerLimits,
+    AutoscalerConfig,
     Config,
     ConfigError,
     Defaults,
     GCConfig,
-    parse_autoscaler_limits,
     parse_defaults,
     parse_domain,
     parse_gc,
@@ -21,7 +20,8 @@ def test_empty_configmaps_give_knative_defaults():
         container_concurrency=0, container_concurrency_max_limit=1000,
         allow_container_concurrency_zero=True, container_name_template="user-container")
     assert cfg.gc == GCConfig(48 * 3600, 15 * 3600, 20, 1000)
-    assert cfg.autoscaler == AutoscalerLimits(max_scale_limit=0, allow_zero_initial_scale=False)
+    assert cfg.autoscaler == AutoscalerConfig()
+    assert (cfg.autoscaler.max_scale_limit, cfg.autoscaler.allow_zero_initial_scale) == (0, False)
     assert cfg.domain.domain_for({}) == "example.com"
 
 
@@ -116,11 +116,18 @@ def test_gc_errors_name_the_key(data, key):
     assert (info.value.configmap, info.value.key) == ("config-gc", key)
 
 
-def test_autoscaler_limits():
-    assert parse_autoscaler_limits({"max-scale-limit": "50", "allow-zero-initial-scale": "true",
-                                    "stable-window": "60s"}) == AutoscalerLimits(50, True)
+def test_config_autoscaler_is_read_by_its_one_parser():
+    cfg = Config.from_configmaps({"config-autoscaler": {"max-scale-limit": "50", "max-scale": "50",
+                                                        "allow-zero-initial-scale": "true", "stable-window": "90s"}})
+    assert cfg.autoscaler == AutoscalerConfig.from_map({"max-scale-limit": "50", "max-scale": "50",
+                                                        "allow-zero-initial-scale": "true", "stable-window": "90s"})
+    assert (cfg.autoscaler.max_scale_limit, cfg.autoscaler.allow_zero_initial_scale) == (50, True)
+    assert cfg.autoscaler.stable_window == 90.0
     with pytest.raises(ConfigError, match="config-autoscaler: max-scale-limit"):
-        parse_autoscaler_limits({"max-scale-limit": "-1"})
+        Config.from_configmaps({"config-autoscaler": {"max-scale-limit": "-1"}})
+    # Knative: a cluster with a max-scale-limit needs a default max-scale within it.
+    with pytest.raises(ConfigError, match="config-autoscaler: max-scale: "):
+        Config.from_configmaps({"config-autoscaler": {"max-scale-limit": "50"}})
 
 
 def test_from_configmaps_reads_each_map():

@@ -1,33 +1,11 @@
-"""Go durations, RFC 3339 timestamps and DNS name checks."""
+"""RFC 3339 timestamps and DNS name checks."""
 
 from datetime import datetime, timezone
 
 import pytest
 
 from dataplane.api.checks import dns1035_label_problem, dns1123_subdomain_problem
-from dataplane.api.durations import parse_duration_ns
 from dataplane.api.timestamps import format_timestamp, parse_timestamp
-
-
-@pytest.mark.parametrize("text, ns", [
-    ("0", 0),
-    ("6s", 6_000_000_000),
-    ("1h30m", 5_400_000_000_000),
-    ("1.5h", 5_400_000_000_000),
-    ("300ms", 300_000_000),
-    (".5s", 500_000_000),
-    ("-2m", -120_000_000_000),
-    ("1us", 1_000),
-    ("1µs", 1_000),
-])
-def test_go_durations(text, ns):
-    assert parse_duration_ns(text) == ns
-
-
-@pytest.mark.parametrize("text", ["", "5", "1d", "s", "1h 30m", "+", ".s", "1_0s"])
-def test_malformed_go_durations(text):
-    with pytest.raises(ValueError):
-        parse_duration_ns(text)
 
 
 def test_timestamps_round_trip_at_second_precision():

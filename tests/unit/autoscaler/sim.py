@@ -17,7 +17,7 @@ from dataplane.autoscaler.core.decider import TICK_INTERVAL
 from dataplane.autoscaler.core.revision import RevisionAutoscaler
 from dataplane.autoscaler.core.scaler import Activity, PodAutoscalerState, ScaleOutcome, ServingMode
 from dataplane.autoscaler.core.spec import ScalingSpec
-from dataplane.autoscaler.core.stat import Stat
+from dataplane.stats.wire import Stat
 
 
 @dataclass

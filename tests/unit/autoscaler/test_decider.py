@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from dataplane.autoscaler.core.config import AutoscalerConfig
+from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.autoscaler.core.decider import Decider, MaxWindow, initial_excess_burst_capacity
 from dataplane.autoscaler.core.spec import ScalingSpec, resolve_spec
 

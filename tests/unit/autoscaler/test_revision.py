@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from dataplane.autoscaler.core.config import AutoscalerConfig
+from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.autoscaler.core.metrics import RevisionMetrics
 from dataplane.autoscaler.core.revision import RevisionAutoscaler
 from dataplane.autoscaler.core.spec import ScalingSpec, resolve_spec
-from dataplane.autoscaler.core.stat import Stat
+from dataplane.stats.wire import Stat
 
 A = "autoscaling.knative.dev/"
 

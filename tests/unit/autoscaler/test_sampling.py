@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dataplane.autoscaler.core.sampling import UNBOUNDED_SAMPLE, sample_size, scale_to_population
-from dataplane.autoscaler.core.stat import SCRAPER_POD_NAME, Stat
+from dataplane.autoscaler.core.sampling import SCRAPER_POD_NAME, UNBOUNDED_SAMPLE, sample_size, scale_to_population
+from dataplane.stats.wire import Stat
 
 
 @pytest.mark.parametrize(

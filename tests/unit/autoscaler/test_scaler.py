@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dataplane.autoscaler.core.config import AutoscalerConfig
+from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.autoscaler.core.scaler import Activity, PodAutoscalerState, ServingMode, apply_bounds
 from dataplane.autoscaler.core.spec import ScalingSpec, resolve_spec
 

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from dataplane.autoscaler.core import Stat
 from dataplane.autoscaler.scraper import DURATION_BUCKETS, ScrapeResult, Scraper, ScrapeTally, sample_order
 from dataplane.directory import PodInfo
+from dataplane.stats.wire import Stat
 
 NOW = 1_800_000_000.0
 WINDOW = 60.0

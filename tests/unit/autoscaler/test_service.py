@@ -6,10 +6,12 @@ import asyncio
 
 import pytest
 
-from dataplane.autoscaler.core import Activity, ConfigError, ServingMode, Stat
+from dataplane.api.errors import ConfigError
+from dataplane.autoscaler.core import Activity, ServingMode
 from dataplane.autoscaler.outcome import RevisionScale
 from dataplane.autoscaler.service import AutoscalerService, _next_boundary
 from dataplane.directory import PodInfo, RevisionInfo
+from dataplane.stats.wire import Stat
 
 START = 1_800_000_000.0
 NS = "default"

@@ -7,11 +7,11 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from dataplane.autoscaler.api import AutoscalerApi, build_app
-from dataplane.autoscaler.core import Stat
 from dataplane.autoscaler.service import AutoscalerService
 from dataplane.autoscaler.statserver import StatServer, decode_json_messages
 from dataplane.directory import PodInfo, RevisionInfo
 from dataplane.stats import wire
+from dataplane.stats.wire import Stat
 
 START = 1_800_000_000.0
 

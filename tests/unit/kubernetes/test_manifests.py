@@ -11,9 +11,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.api.config import Config
 from dataplane.api.schema import V1, ListOf, Struct
-from dataplane.autoscaler.core import AutoscalerConfig
 from dataplane.autoscaler.main import load_config
 from dataplane.cli.main import build_parser
 from dataplane.runtime.kubernetes.sidecar import parse_deployment_config
