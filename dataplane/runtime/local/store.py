@@ -89,7 +89,8 @@ class SqliteStore:
         new = copy.deepcopy(obj)
         meta = new["metadata"]
         old_meta = old["metadata"]
-        for fixed in ("uid", "creationTimestamp", "namespace"):
+        # a stale resourceVersion alone is no change (on Kubernetes, the conflict retry writes nothing either)
+        for fixed in ("uid", "creationTimestamp", "namespace", "resourceVersion"):
             meta[fixed] = old_meta.get(fixed)
         meta["generation"] = old_meta.get("generation", 1) + (1 if new.get("spec") != old.get("spec") else 0)
         new["status"] = copy.deepcopy(old.get("status", {}))

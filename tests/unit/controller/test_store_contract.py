@@ -155,6 +155,14 @@ async def test_update_with_a_stale_resource_version_keeps_the_latest_status(stor
     assert updated["metadata"]["labels"] == {"team": "x"}
 
 
+async def test_an_update_that_changes_nothing_is_no_write_whatever_resource_version_it_carries(store, events):
+    stale = await store.create(service())
+    latest = await store.update_status({**stale, "status": {"observedGeneration": 1}})
+    events.clear()
+    assert await store.update(stale) == latest
+    assert events == []
+
+
 async def test_update_status_writes_only_status(store, events):
     made = await store.create(service(labels={"a": "1"}))
     events.clear()
