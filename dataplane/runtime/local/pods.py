@@ -27,11 +27,19 @@ def pod_suffix(rng: random.Random) -> str:
     return "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(5))
 
 
+async def spawn_process(argv: list[str], env: dict, cwd: str, log_path: Path) -> asyncio.subprocess.Process:
+    """Start one container's process in a session of its own, its output appended to ``log_path``."""
+    with open(log_path, "ab") as log:
+        return await asyncio.create_subprocess_exec(
+            *argv, env=env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+
+
 class LocalPod:
     """One pod: supervises its two processes and tracks what `get pods` shows."""
 
     def __init__(self, name: str, template: PodTemplate, log_dir: Path, drain_quiet: float, changed,
-                 backoff: CrashBackoff | None = None, clock=time.monotonic):
+                 backoff: CrashBackoff | None = None, clock=time.monotonic, spawn=spawn_process, probe=probe_once):
         self.name = name
         self.template = template
         self.log_dir = log_dir
@@ -55,6 +63,10 @@ class LocalPod:
         self.unready_message = ""
         self.backoff = backoff or CrashBackoff()
         self.clock = clock
+        self.spawn = spawn
+        """``spawn(argv, env, cwd, log_path)`` starts a process (``spawn_process``; tests pass fakes)."""
+        self.probe = probe
+        """``probe(address, timeout)``: does the queue-proxy say the pod is ready (``probe_once``)."""
         self.created = time.time()
         self.started_at = 0.0
         self.app: asyncio.subprocess.Process | None = None
@@ -82,10 +94,7 @@ class LocalPod:
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     async def _spawn(self, argv: list[str], env: dict, cwd: str, container: str) -> asyncio.subprocess.Process:
-        with open(self.log_path(container), "ab") as log:
-            return await asyncio.create_subprocess_exec(
-                *argv, env=env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-            )
+        return await self.spawn(argv, env, cwd, self.log_path(container))
 
     async def _start_app(self) -> None:
         t = self.template
@@ -167,7 +176,7 @@ class LocalPod:
         """
         started = self.clock()
         port = self.ports["user"]
-        while not await probe_once(self.address, 1.0):
+        while not await self.probe(self.address, 1.0):
             if self.clock() - started >= NOT_LISTENING_AFTER:
                 listening = connect_now("127.0.0.1", port)
                 if listening is False and not self.unready_reason:

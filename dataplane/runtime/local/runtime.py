@@ -43,8 +43,10 @@ class LocalRuntime:
     """Implements ``dataplane.controller.runtime.Runtime`` with processes on this machine."""
 
     def __init__(self, store: SqliteStore, home: Path, drain_quiet: float = 1.0, rng: random.Random | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, pod_factory: Callable[..., LocalPod] = LocalPod):
         self.clock = clock
+        self.pod_factory = pod_factory
+        """``pod_factory(name, template, log_dir, drain_quiet, changed)`` makes a pod (``LocalPod``; tests pass fakes)."""
         self.store = store
         self.home = home
         self.drain_quiet = drain_quiet
@@ -247,7 +249,7 @@ class LocalRuntime:
     def _start_pod(self, dep: Deployment) -> None:
         name = f"{dep.rs_name}-{pod_suffix(self.rng)}"
         log_dir = self.home / "logs" / dep.key[0] / name
-        pod = LocalPod(name, dep.template, log_dir, self.drain_quiet, lambda: self._pod_changed(dep, pod))
+        pod = self.pod_factory(name, dep.template, log_dir, self.drain_quiet, lambda: self._pod_changed(dep, pod))
         dep.pods[name] = pod
         pod.start()
 
