@@ -198,9 +198,10 @@ class LocalRuntime:
                     for _ in range(dep.replicas - len(active)):
                         self._start_pod(dep)
                 elif len(active) > dep.replicas:
-                    # idle pods go first; draining makes sure nothing in flight is cut either way
+                    # pods not ready go first, then the idlest (as the Kubernetes backend's deletion costs
+                    # make the ReplicaSet do); draining makes sure nothing in flight is cut either way
                     loads = await asyncio.gather(*(p.in_flight() for p in active))
-                    ranked = sorted(zip(loads, [not p.ready for p in active], range(len(active))), reverse=True)
+                    ranked = sorted(zip([not p.ready for p in active], [-load for load in loads], range(len(active))), reverse=True)
                     for _, _, i in ranked[: len(active) - dep.replicas]:
                         active[i].terminate()
                 if not dep.again:

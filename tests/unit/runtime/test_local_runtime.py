@@ -173,7 +173,10 @@ async def test_a_replica_set_scaled_by_someone_else_is_followed(rig):
 
 # pods' (ready, requests in flight) -> which are stopped when one must go
 DOWN = [
+    pytest.param([(True, 3.0), (True, 0.0)], [1], id="the idle one"),
     pytest.param([(True, 0.0), (False, float("inf"))], [1], id="the one not ready"),
+    pytest.param([(True, 5.0), (False, 0.0)], [1], id="not ready before busy"),
+    pytest.param([(True, 2.0), (True, 7.0), (True, 1.0)], [2], id="the least busy of three"),
 ]
 
 
