@@ -86,7 +86,7 @@ test)
     # integration test but the slow end-to-end scenarios, which drive the same engine paths
     log "tests, pure-Python build (twin-sensitive tests)"
     if [ $# -eq 0 ]; then
-        set -- tests/unit/engine tests/unit/http tests/unit/queueproxy tests/unit/stats tests/unit/foundation tests/integration
+        set -- tests/unit/engine tests/unit/http tests/unit/queueproxy tests/unit/activator tests/unit/stats tests/unit/foundation tests/integration
     fi
     DATAPLANE_NO_EXTENSIONS=1 "$PY" -m pytest -m "not slow" "$@" || rc=$?
     exit $rc
