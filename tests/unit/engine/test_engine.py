@@ -8,7 +8,7 @@ from tests.twins import load, twin_params
 from tests.unit.engine.fakes import FakeLoop, FakeTransport, ForwardAll, fake_pool_type
 
 
-@pytest.fixture(params=twin_params("dataplane.http._engine"))
+@pytest.fixture(params=twin_params("dataplane.http._engine", fully_pure=True))
 def engine(request):
     return load(request.param)
 

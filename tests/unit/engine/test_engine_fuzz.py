@@ -416,7 +416,7 @@ def check(case: Case, out: Outcome) -> set:
     return seen
 
 
-@pytest.fixture(params=twin_params(BASE))
+@pytest.fixture(params=twin_params(BASE, fully_pure=True))
 def builds(request):
     """The build under test first, then the other build when there is one."""
     return [load(request.param)] + [load(name) for name in BUILDS if name != request.param]

@@ -11,7 +11,7 @@ from tests.unit.engine.fakes import FakeLoop, FakeTransport, ForwardAll, fake_po
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
 
 
-@pytest.fixture(params=twin_params("dataplane.http._engine"))
+@pytest.fixture(params=twin_params("dataplane.http._engine", fully_pure=True))
 def engine(request):
     return load(request.param)
 
