@@ -14,7 +14,7 @@ import collections
 import time
 
 from h2.config import H2Configuration
-from h2.connection import H2Connection
+from h2.connection import ConnectionState, H2Connection
 from h2.events import (
     ConnectionTerminated,
     DataReceived,
@@ -31,10 +31,14 @@ from h2.events import (
 from h2.exceptions import ProtocolError, StreamClosedError
 from h2.frame_buffer import FrameBuffer
 from h2.settings import SettingCodes
+from h2.stream import H2Stream
+from hpack import Decoder
+from hpack.exceptions import HPACKError, OversizedHeaderListError
 from hyperframe.frame import ContinuationFrame, HeadersFrame
 
 from dataplane.http import h2headers
 from dataplane.http.h2limits import (
+    COMPRESSION_ERROR,
     ENHANCE_YOUR_CALM,
     INTERNAL_ERROR,
     NO_ERROR,
@@ -46,9 +50,11 @@ from dataplane.http.h2limits import (
     ResetBudget,
     goaway_frame,
     response_431,
+    rst_frame,
 )
 
 _UNLIMITED = 2**31 - 1
+_CLOSED = ConnectionState.CLOSED
 _DEFAULT_LIMITS = H2Limits()
 
 
@@ -56,6 +62,40 @@ class _Calm(ProtocolError):
     """A bound of ours was crossed: h2 answers any ProtocolError with GOAWAY of its code."""
 
     error_code = ENHANCE_YOUR_CALM
+
+
+class _Compression(ProtocolError):
+    """A header block that does not decode (h2 would say PROTOCOL_ERROR; RFC 9113 §4.3 says this)."""
+
+    error_code = COMPRESSION_ERROR
+
+
+class _Decoder(Decoder):
+    def decode(self, data, raw=False):
+        try:
+            return super().decode(data, raw=raw)
+        except OversizedHeaderListError as exc:
+            raise _Calm(str(exc)) from exc
+        except (HPACKError, IndexError, TypeError, UnicodeDecodeError) as exc:
+            raise _Compression(str(exc)) from exc
+
+
+class _Stream(H2Stream):
+    """An h2 stream that leaves content-length to the session: nghttp2 makes a mismatch a
+    stream error, h2 a connection error."""
+
+    def _initialize_content_length(self, headers) -> None:
+        self._expected_content_length = None
+
+    def _track_content_length(self, length: int, end_stream: bool) -> None:
+        pass
+
+
+class _Connection(H2Connection):
+    def _begin_new_stream(self, stream_id, allowed_ids):
+        stream = super()._begin_new_stream(stream_id, allowed_ids)
+        stream.__class__ = _Stream
+        return stream
 
 
 class _Frames(FrameBuffer):
@@ -96,7 +136,9 @@ class Session:
         self._live: set[int] = set()  # streams the handler knows
         self._local_done: set[int] = set()  # of those, streams we ended
         self._budget = ResetBudget(limits.reset_burst, limits.reset_rate, clock) if not client else None
-        conn = H2Connection(
+        self._lengths: dict[int, list[int]] = {}  # stream -> [content-length, bytes received]
+        self._no_body: set[int] = set()  # client streams whose response has no body (HEAD)
+        conn = _Connection(
             H2Configuration(
                 client_side=client,
                 header_encoding=None,
@@ -106,6 +148,7 @@ class Session:
                 normalize_outbound_headers=False,
             )
         )
+        conn.decoder = _Decoder()
         conn.incoming_buffer = _Frames(server=not client, limits=limits)
         conn.max_inbound_frame_size = limits.max_frame_size
         conn.incoming_buffer.max_frame_size = limits.max_frame_size
@@ -154,10 +197,14 @@ class Session:
         """Process bytes from the peer; the handler is called for what they carry."""
         if self._closed or not data:
             return
+        conn = self._conn
         try:
-            events = self._conn.receive_data(data)
-        except ProtocolError:
-            self._closed = True  # h2 queued a GOAWAY with the error's code
+            events = conn.receive_data(data)
+        except ProtocolError as exc:
+            # h2 queued a GOAWAY with the error's code, but for a bad client preface
+            if not self._closed and conn.state_machine.state is not _CLOSED:
+                conn.close_connection(error_code=exc.error_code, last_stream_id=conn.highest_inbound_stream_id)
+            self._closed = True
             return
         try:
             for event in events:
@@ -180,6 +227,13 @@ class Session:
                 padding = event.flow_controlled_length - len(event.data)
                 if padding:
                     self._conn.acknowledge_received_data(padding, sid)
+                length = self._lengths.get(sid)
+                if length is not None:
+                    length[1] += len(event.data)
+                    if length[1] > length[0]:
+                        self._conn.acknowledge_received_data(len(event.data), sid)
+                        self._refuse(sid, PROTOCOL_ERROR)
+                        return
                 handler.on_data(sid, event.data)
             else:
                 self._conn.acknowledge_received_data(event.flow_controlled_length, sid)
@@ -188,6 +242,10 @@ class Session:
         elif cls is StreamEnded:
             sid = event.stream_id
             if sid in self._live:
+                length = self._lengths.get(sid)
+                if length is not None and length[1] != length[0]:
+                    self._refuse(sid, PROTOCOL_ERROR)
+                    return
                 if sid in self._local_done:
                     self._forget(sid)
                 handler.on_end(sid)
@@ -240,13 +298,20 @@ class Session:
                 return
         else:
             return
+        length = h2headers.content_length(headers)
+        if length == -2:
+            self._refuse(sid, PROTOCOL_ERROR)
+            return
+        if length >= 0 and sid not in self._no_body:
+            self._lengths[sid] = [length, 0]
         self._handler.on_headers(sid, headers)
 
     def _refuse(self, sid: int, code: int) -> None:
         try:
             self._conn.reset_stream(sid, code)
         except (StreamClosedError, ProtocolError):
-            pass
+            # the peer's END_STREAM closed it in h2's eyes; nghttp2 still says why it refused it
+            self._extra += rst_frame(sid, code)
         if sid in self._live:
             self._forget(sid)
             self._handler.on_reset(sid, code)
@@ -254,6 +319,8 @@ class Session:
     def _forget(self, sid: int) -> None:
         self._live.discard(sid)
         self._local_done.discard(sid)
+        self._lengths.pop(sid, None)
+        self._no_body.discard(sid)
 
     # -- output
 
@@ -274,6 +341,11 @@ class Session:
         self._live.add(sid)
         if end_stream:
             self._local_done.add(sid)
+        for name, value in headers:
+            if name == b":method":
+                if value == b"HEAD":
+                    self._no_body.add(sid)
+                break
         return sid
 
     def send_headers(self, stream_id: int, headers: list, end_stream: bool = False) -> None:

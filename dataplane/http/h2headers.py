@@ -88,3 +88,14 @@ def trailers_ok(headers) -> bool:
         if name[:1] == b":" or not _regular_ok(name, value):
             return False
     return True
+
+
+def content_length(headers) -> int:
+    """The head's content-length: -1 without one, -2 when two disagree."""
+    length = -1
+    for name, value in headers:
+        if name == b"content-length":
+            if length >= 0 and int(value) != length:
+                return -2
+            length = int(value)
+    return length

@@ -117,6 +117,11 @@ def goaway_frame(last_stream_id: int, error_code: int) -> bytes:
     )
 
 
+def rst_frame(stream_id: int, error_code: int) -> bytes:
+    """A RST_STREAM frame, for a stream the library already forgot."""
+    return b"\x00\x00\x04\x03\x00" + (stream_id & 0x7FFFFFFF).to_bytes(4, "big") + error_code.to_bytes(4, "big")
+
+
 def response_431() -> list[tuple[bytes, bytes]]:
     """The header block the session answers an oversized request with."""
     return [(b":status", b"431"), (b"content-length", b"0")]

@@ -163,6 +163,9 @@ cdef extern from "nghttp2/nghttp2.h":
     int32_t nghttp2_session_get_remote_window_size(nghttp2_session *)
     int32_t nghttp2_session_get_last_proc_stream_id(nghttp2_session *)
     void *nghttp2_session_find_stream(nghttp2_session *, int32_t)
+    uint32_t nghttp2_session_get_remote_settings(nghttp2_session *, int)
+    int32_t nghttp2_submit_request(nghttp2_session *, const void *, const nghttp2_nv *, size_t,
+                                   const nghttp2_data_provider *, void *)
 
 
 cdef nghttp2_session_callbacks *_callbacks = NULL
@@ -536,12 +539,30 @@ cdef class Session:
 
     def send_request(self, list headers, bint end_stream=False):
         """Open a stream with a request head (client role); returns its id."""
+        cdef nghttp2_data_provider prd
+        cdef nghttp2_nv *nva
+        cdef int32_t sid
         if not self.client:
             raise H2UsageError("send_request on a server session")
-        sid = self._submit_headers(-1, headers, end_stream)
+        if end_stream:
+            sid = self._submit_headers(-1, headers, True)
+        else:
+            # the body's provider goes with the request: nghttp2 makes the stream only when it writes
+            # the HEADERS, and a DATA submitted before that has no stream to go on
+            prd.source.ptr = NULL
+            prd.read_callback = _read_cb
+            nva = _nva(headers)
+            try:
+                sid = nghttp2_submit_request(self._s, NULL, nva, len(headers), &prd, NULL)
+            finally:
+                PyMem_Free(nva)
         if sid < 0:
             raise H2UsageError(f"cannot open a stream (nghttp2 error {sid})")
         self._flags[sid] = LIVE
+        if not end_stream:
+            o = _Out()
+            o.provider = True
+            self._out[sid] = o
         return sid
 
     def send_headers(self, int32_t stream_id, list headers, bint end_stream=False):
@@ -576,7 +597,8 @@ cdef class Session:
             o.provider = True
             prd.source.ptr = NULL
             prd.read_callback = _read_cb
-            rv = nghttp2_submit_data(self._s, NGHTTP2_FLAG_NONE, stream_id, &prd)
+            # END_STREAM goes on the DATA frame the provider marks EOF (without NO_END_STREAM)
+            rv = nghttp2_submit_data(self._s, NGHTTP2_FLAG_END_STREAM, stream_id, &prd)
             if rv != 0:
                 raise H2UsageError(f"cannot send on stream {stream_id} (nghttp2 error {rv})")
         elif o.deferred:
@@ -602,9 +624,14 @@ cdef class Session:
 
     def send_window(self, int32_t stream_id):
         """Bytes ``send_data`` may take now on this stream (0 when it is closed)."""
-        if nghttp2_session_find_stream(self._s, stream_id) == NULL:
+        cdef int64_t s
+        if nghttp2_session_find_stream(self._s, stream_id) != NULL:
+            s = nghttp2_session_get_stream_remote_window_size(self._s, stream_id)
+        elif self.client and stream_id in self._out:
+            # a request not written yet: its window will be the peer's initial one
+            s = nghttp2_session_get_remote_settings(self._s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE)
+        else:
             return 0
-        cdef int64_t s = nghttp2_session_get_stream_remote_window_size(self._s, stream_id)
         cdef int64_t c = nghttp2_session_get_remote_window_size(self._s) - self._pending
         out = self._out.get(stream_id)
         if out is not None:
