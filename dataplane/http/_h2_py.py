@@ -92,10 +92,22 @@ class _Stream(H2Stream):
 
 
 class _Connection(H2Connection):
+    goaway_received = False
+
     def _begin_new_stream(self, stream_id, allowed_ids):
         stream = super()._begin_new_stream(stream_id, allowed_ids)
         stream.__class__ = _Stream
         return stream
+
+    def _receive_goaway_frame(self, frame):
+        # h2 closes at once and drops what is queued; nghttp2 (and RFC 9113 §6.8) lets the
+        # streams the GOAWAY spares finish, so the state stays open and only new streams stop
+        self.goaway_received = True
+        event = ConnectionTerminated()
+        event.error_code = frame.error_code
+        event.last_stream_id = frame.last_stream_id
+        event.additional_data = frame.additional_data or None
+        return [], [event]
 
 
 class _Frames(FrameBuffer):
@@ -189,7 +201,12 @@ class Session:
     @property
     def closed(self) -> bool:
         """True once the connection is over: flush ``data_to_send()``, then close the transport."""
-        return self._closed
+        if self._closed:
+            return True
+        conn = self._conn
+        if (self._draining or conn.goaway_received) and not (conn.open_inbound_streams or conn.open_outbound_streams):
+            return True
+        return False
 
     # -- input
 
@@ -336,6 +353,8 @@ class Session:
         """Open a stream with a request head (client role); returns its id."""
         if not self.client:
             raise H2UsageError("send_request on a server session")
+        if self._conn.goaway_received or self._draining:
+            raise H2UsageError("no new streams after a GOAWAY")
         sid = self._conn.get_next_available_stream_id()
         self._conn.send_headers(sid, headers, end_stream=end_stream)
         self._live.add(sid)

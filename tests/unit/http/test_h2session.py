@@ -203,3 +203,29 @@ def test_oversized_response_head_resets_the_client_stream(client_name, server_na
     assert ch.named("headers") == []
     assert ch.named("reset") == [("reset", sid, PROTOCOL_ERROR)]
     assert rst_codes(client.data_to_send()) == {sid: PROTOCOL_ERROR}
+
+
+def test_after_a_graceful_goaway_new_streams_are_not_served_and_the_session_closes_when_done(twin):
+    session, handler, peer, _ = start_server(twin, ack=True)
+    session.receive(peer.headers(1, REQUEST, end_stream=True))
+    session.goaway()
+    session.data_to_send()
+    session.receive(peer.headers(3, REQUEST, end_stream=True))
+    assert [c[1] for c in handler.named("headers")] == [1]
+    assert not session.closed
+    session.send_headers(1, [(b":status", b"204")], end_stream=True)
+    session.data_to_send()
+    assert session.closed
+
+
+def test_goaway_from_the_peer_lets_the_open_stream_finish(twin):
+    session, handler, peer, _ = start_server(twin, ack=True)
+    session.receive(peer.headers(1, REQUEST, end_stream=True))
+    session.receive(b"\x00\x00\x08\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+    assert handler.calls[-1] == ("goaway", NO_ERROR, 0)
+    assert not session.closed
+    session.send_headers(1, [(b":status", b"200")])
+    session.send_data(1, b"done", end_stream=True)
+    out = frames(session.data_to_send())
+    assert [(f.type, f.stream_id) for f in out] == [(0x1, 1), (0x0, 1)] and "END_STREAM" in out[-1].flags
+    assert session.closed
