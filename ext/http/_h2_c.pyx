@@ -1,4 +1,3 @@
-# cython: freethreading_compatible = False
 """HTTP/2 session on libnghttp2: the compiled twin of ``dataplane.http._h2_py``.
 
 Hand-written rather than compiled from the pure module because the two sit on
