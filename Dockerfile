@@ -4,10 +4,10 @@
 
 # -- build: the wheel of dataplane with its Cython modules compiled, and wheels of its dependencies
 FROM python:3.11-slim AS build
-# gcc and the C library headers compile ext/; the image brings Python's own headers
+# gcc and the C library headers compile ext/, libnghttp2-dev the HTTP/2 session; the image brings Python's own headers
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libnghttp2-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
@@ -20,6 +20,11 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 # -- runtime: the wheels installed, nothing to compile with, a non-root user
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 DATAPLANE_REQUIRE_EXTENSIONS=1
+# the compiled HTTP/2 session links libnghttp2 (the shared library only)
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libnghttp2-14 \
+    && rm -rf /var/lib/apt/lists/*
 # the wheels are bind-mounted from the build stage, so no layer keeps them
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels /wheels/dataplane-*.whl \

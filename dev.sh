@@ -36,6 +36,9 @@ import os, sysconfig, sys
 sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)
 PYEOF
     command -v cc >/dev/null || pkgs+=(gcc libc6-dev)
+    # the compiled HTTP/2 session binds libnghttp2; h2load drives its socket test
+    [ -e /usr/include/nghttp2/nghttp2.h ] || pkgs+=(libnghttp2-dev)
+    command -v h2load >/dev/null || pkgs+=(nghttp2-client)
     command -v node >/dev/null || pkgs+=(nodejs)
     command -v curl >/dev/null || pkgs+=(curl)
     [ ${#pkgs[@]} -eq 0 ] || apt_install "${pkgs[@]}"

@@ -15,6 +15,21 @@ from setuptools.command.build_ext import build_ext
 HERE = Path(__file__).parent
 REQUIRED = os.environ.get("DATAPLANE_REQUIRE_EXTENSIONS", "") in {"1", "true", "yes", "on"}
 DISABLED = os.environ.get("DATAPLANE_NO_EXTENSIONS", "") in {"1", "true", "yes", "on"}
+# the HTTP/2 session binds libnghttp2 (Debian: libnghttp2-dev); without it the h2 twin is used
+NO_NGHTTP2 = os.environ.get("DATAPLANE_NO_NGHTTP2", "") in {"1", "true", "yes", "on"}
+
+
+def libraries(name):
+    """C libraries one extension links with; None to skip it (its pure twin is used)."""
+    if name != "dataplane.http._h2_c":
+        return []
+    found = any(Path(d, "nghttp2", "nghttp2.h").exists() for d in ("/usr/include", "/usr/local/include"))
+    if NO_NGHTTP2 or not found:
+        if REQUIRED and not NO_NGHTTP2:
+            raise RuntimeError("libnghttp2's headers are missing: install libnghttp2-dev")
+        print(f"dataplane: {name} not built (no libnghttp2), the h2 twin will be used", file=sys.stderr)
+        return None
+    return ["nghttp2"]
 
 
 def extensions():
@@ -32,7 +47,10 @@ def extensions():
     for pyx in sorted((HERE / "ext").rglob("*.pyx")):
         rel = pyx.relative_to(HERE / "ext").with_suffix("")
         name = "dataplane." + ".".join(rel.parts)
-        modules.append(Extension(name, [str(pyx.relative_to(HERE))], extra_compile_args=["-O2"]))
+        libs = libraries(name)
+        if libs is None:
+            continue
+        modules.append(Extension(name, [str(pyx.relative_to(HERE))], extra_compile_args=["-O2"], libraries=libs))
     return cythonize(
         modules,
         language_level=3,
