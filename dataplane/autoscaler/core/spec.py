@@ -11,11 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-from dataplane.api.annotations import CONCURRENCY, CPU, LINEAR, RPS, parse_revision_annotations
+from dataplane.api.annotations import CONCURRENCY, CPU, DEFAULT_PROGRESS_DEADLINE, LINEAR, RPS, parse_revision_annotations
 from dataplane.api.autoscaling import HPA, TARGET_MIN, AutoscalerConfig
 
-DEFAULT_PROGRESS_DEADLINE = 600.0
-"""``config-deployment`` progress-deadline default, seconds."""
 ACTIVATION_TIMEOUT_BUFFER = 30.0
 """Extra seconds past the progress deadline before activation is given up."""
 
