@@ -20,6 +20,7 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
+BUILD_DIR = HERE / "build" / "cython"
 REQUIRED = os.environ.get("DATAPLANE_REQUIRE_EXTENSIONS", "") in {"1", "true", "yes", "on"}
 DISABLED = os.environ.get("DATAPLANE_NO_EXTENSIONS", "") in {"1", "true", "yes", "on"}
 
@@ -35,9 +36,9 @@ def extensions():
             raise
         print("dataplane: Cython not available, installing the pure-Python twins", file=sys.stderr)
         return []
-    modules = [
-        Extension(name, [str(source.relative_to(HERE))], extra_compile_args=["-O2"]) for name, source in sources()
-    ]
+    found = list(sources())
+    drop_stale_c([source for _, source in found])
+    modules = [Extension(name, [str(source.relative_to(HERE))], extra_compile_args=["-O2"]) for name, source in found]
     return cythonize(
         modules,
         language_level=3,
@@ -45,7 +46,7 @@ def extensions():
         # Cython finds a module's .pxd by its dotted name: dataplane/<sub>/<name>.pxd
         include_path=[str(HERE)],
         # the generated C out of the source tree (a twin's would be named after the .py)
-        build_dir="build/cython",
+        build_dir=str(BUILD_DIR.relative_to(HERE)),
         compiler_directives={
             "boundscheck": False,
             "wraparound": False,
@@ -65,6 +66,20 @@ def sources():
             yield module_name(pxd.relative_to(HERE)), twin
     for pyx in sorted((HERE / "ext").rglob("*.pyx")):
         yield "dataplane." + module_name(pyx.relative_to(HERE / "ext")), pyx
+
+
+def drop_stale_c(found):
+    """Make Cython regenerate the C of every module when a .pxd changed.
+
+    Its rebuild check looks for a ``.pxd`` named as the source, beside it: it
+    misses a twin's ``<name>_c.pxd``, a ``.pyx``'s own ``.pxd`` in ``dataplane/``,
+    and what those cimport. They change rarely; rebuilding all is simplest.
+    """
+    newest = max((pxd.stat().st_mtime for pxd in (HERE / "dataplane").rglob("*.pxd")), default=0.0)
+    for source in found:
+        c_file = BUILD_DIR / source.relative_to(HERE).with_suffix(".c")
+        if c_file.is_file() and c_file.stat().st_mtime < newest:
+            c_file.unlink()
 
 
 def module_name(path):
