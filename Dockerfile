@@ -4,7 +4,8 @@
 
 # -- build: the wheel of dataplane with its Cython modules compiled, and wheels of its dependencies
 FROM python:3.11-slim AS build
-# gcc and the C library headers compile ext/, libnghttp2-dev the HTTP/2 session; the image brings Python's own headers
+# gcc and the C library headers compile the Cython modules (ext/ and the twins in dataplane/), libnghttp2-dev
+# the HTTP/2 session; the image brings Python's own headers
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev libnghttp2-dev \

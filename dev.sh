@@ -63,7 +63,7 @@ ensure_venv() {
 }
 
 build_ext() {
-    # incremental: only changed .pyx files are re-translated and re-compiled
+    # incremental: only changed sources (.pyx, or a twin's .py and .pxd) are re-translated and re-compiled
     DATAPLANE_REQUIRE_EXTENSIONS=1 "$PY" setup.py -q build_ext --inplace >/dev/null
 }
 

@@ -1,8 +1,15 @@
-"""Build the Cython modules in ``ext/`` into the ``dataplane`` package.
+"""Build the compiled twins of the ``dataplane`` package with Cython.
 
-``ext/<sub>/<name>.pyx`` becomes the module ``dataplane.<sub>.<name>``. Without a
-working C compiler the build still succeeds with the pure-Python twins, unless
-``DATAPLANE_REQUIRE_EXTENSIONS=1`` asks for the compiled modules.
+Two kinds of source:
+
+* ``dataplane/<sub>/<name>_py.py`` with a ``<name>_c.pxd`` beside it is compiled
+  as it is into ``dataplane.<sub>.<name>_c``: the ``.pxd`` gives its classes C
+  types, so the twins are one text and cannot drift;
+* ``ext/<sub>/<name>.pyx`` becomes ``dataplane.<sub>.<name>``: C code that truly
+  differs from its twin (each says why at its top).
+
+Without a working C compiler the build still succeeds with the pure-Python twins,
+unless ``DATAPLANE_REQUIRE_EXTENSIONS=1`` asks for the compiled modules.
 """
 
 import os
@@ -13,6 +20,7 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
+BUILD_DIR = HERE / "build" / "cython"
 REQUIRED = os.environ.get("DATAPLANE_REQUIRE_EXTENSIONS", "") in {"1", "true", "yes", "on"}
 DISABLED = os.environ.get("DATAPLANE_NO_EXTENSIONS", "") in {"1", "true", "yes", "on"}
 # the HTTP/2 session binds libnghttp2 (Debian: libnghttp2-dev); without it the h2 twin is used
@@ -43,20 +51,59 @@ def extensions():
             raise
         print("dataplane: Cython not available, installing the pure-Python twins", file=sys.stderr)
         return []
+    found = list(sources())
+    drop_stale_c([source for _, source in found])
     modules = []
-    for pyx in sorted((HERE / "ext").rglob("*.pyx")):
-        rel = pyx.relative_to(HERE / "ext").with_suffix("")
-        name = "dataplane." + ".".join(rel.parts)
+    for name, source in found:
         libs = libraries(name)
         if libs is None:
             continue
-        modules.append(Extension(name, [str(pyx.relative_to(HERE))], extra_compile_args=["-O2"], libraries=libs))
+        modules.append(Extension(name, [str(source.relative_to(HERE))], extra_compile_args=["-O2"], libraries=libs))
     return cythonize(
         modules,
         language_level=3,
         quiet=True,
-        compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
+        # Cython finds a module's .pxd by its dotted name: dataplane/<sub>/<name>.pxd
+        include_path=[str(HERE)],
+        # the generated C out of the source tree (a twin's would be named after the .py)
+        build_dir=str(BUILD_DIR.relative_to(HERE)),
+        compiler_directives={
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            # a twin's .pxd is its one C-level contract; its annotations stay
+            # documentation (`x: int` would become an exact type check in C only)
+            "annotation_typing": False,
+        },
     )
+
+
+def sources():
+    """``(module name, source)`` of each compiled module; see the docstring above."""
+    for pxd in sorted((HERE / "dataplane").rglob("*_c.pxd")):
+        twin = pxd.with_name(pxd.name[: -len("_c.pxd")] + "_py.py")
+        if twin.is_file():
+            yield module_name(pxd.relative_to(HERE)), twin
+    for pyx in sorted((HERE / "ext").rglob("*.pyx")):
+        yield "dataplane." + module_name(pyx.relative_to(HERE / "ext")), pyx
+
+
+def drop_stale_c(found):
+    """Make Cython regenerate the C of every module when a .pxd changed.
+
+    Its rebuild check looks for a ``.pxd`` named as the source, beside it: it
+    misses a twin's ``<name>_c.pxd``, a ``.pyx``'s own ``.pxd`` in ``dataplane/``,
+    and what those cimport. They change rarely; rebuilding all is simplest.
+    """
+    newest = max((pxd.stat().st_mtime for pxd in (HERE / "dataplane").rglob("*.pxd")), default=0.0)
+    for source in found:
+        c_file = BUILD_DIR / source.relative_to(HERE).with_suffix(".c")
+        if c_file.is_file() and c_file.stat().st_mtime < newest:
+            c_file.unlink()
+
+
+def module_name(path):
+    return ".".join(path.with_suffix("").parts)
 
 
 class OptionalBuildExt(build_ext):

@@ -1,4 +1,7 @@
-"""Choose between a compiled module from ``ext/`` and its pure-Python twin.
+"""Choose between a compiled module and its pure-Python twin.
+
+The compiled module is the twin itself compiled through a ``.pxd``, or a
+hand-written ``.pyx`` from ``ext/`` where the C code differs (see ``setup.py``).
 
 The choice is made once per module, at import time:
 
@@ -36,7 +39,7 @@ def extensions_required() -> bool:
 
 
 def pick(compiled: str, pure: str) -> ModuleType:
-    """Import ``compiled`` (a module built from ``ext/``) or its twin ``pure``."""
+    """Import ``compiled`` (a module ``setup.py`` builds) or its twin ``pure``."""
     if not extensions_disabled():
         try:
             module = importlib.import_module(compiled)
@@ -69,4 +72,5 @@ TWIN_USERS: tuple[str, ...] = (
     "dataplane.stats.collector",
     "dataplane.http.parser",
     "dataplane.http.engine",
+    "dataplane.http.h2session",
 )

@@ -1,4 +1,8 @@
-"""Pure-Python twin of ``dataplane.queueproxy._breaker_c``: see ``breaker`` for the contract."""
+"""The breaker in plain Python: see ``breaker`` for the contract.
+
+This file is also the source of the compiled twin ``_breaker_c``: ``setup.py``
+compiles it as it is, with ``_breaker_c.pxd`` beside it giving C types.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,12 @@
-"""Pure-Python twin of ``dataplane.stats._collector_c``: see ``collector`` for the contract."""
+"""The concurrency collector in plain Python: see ``collector`` for the contract.
+
+This file is also the source of the compiled twin ``_collector_c``: ``setup.py``
+compiles it as it is, with ``_collector_c.pxd`` beside it giving C types.
+"""
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import Callable
 
 
@@ -10,6 +15,7 @@ class Collector:
 
     __slots__ = (
         "_clock",
+        "_native_clock",
         "_window_start",
         "_concurrency",
         "_proxied_concurrency",
@@ -21,7 +27,8 @@ class Collector:
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
-        self._window_start = clock()
+        self._native_clock = clock is monotonic
+        self._window_start = self._now()
         self._concurrency = 0
         self._proxied_concurrency = 0
         # concurrency × seconds so far in the window, minus what requests in
@@ -33,7 +40,7 @@ class Collector:
 
     def request_in(self, proxied: bool) -> None:
         """A request arrived (``proxied``: it came through the activator)."""
-        now = self._clock() - self._window_start
+        now = self._now() - self._window_start
         self._area -= now
         self._concurrency += 1
         self._requests += 1
@@ -46,7 +53,7 @@ class Collector:
         """A request finished; ``proxied`` must match its ``request_in``."""
         if self._concurrency <= 0 or (proxied and self._proxied_concurrency <= 0):
             raise RuntimeError("request_out() without a matching request_in()")
-        now = self._clock() - self._window_start
+        now = self._now() - self._window_start
         self._area += now
         self._concurrency -= 1
         if proxied:
@@ -62,7 +69,7 @@ class Collector:
         upstream reports 0). The next window starts now, with the current
         concurrency carried over.
         """
-        now = self._clock()
+        now = self._now()
         elapsed = now - self._window_start
         if elapsed > 0:
             average = (self._area + self._concurrency * elapsed) / elapsed
@@ -78,6 +85,12 @@ class Collector:
         self._requests = 0
         self._proxied_requests = 0
         return result
+
+    def _now(self) -> float:
+        # The same clock either way; compiled, ``monotonic`` is a C call (see the .pxd).
+        if self._native_clock:
+            return monotonic()
+        return self._clock()
 
     @property
     def concurrency(self) -> int:
