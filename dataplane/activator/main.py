@@ -17,7 +17,7 @@ from dataplane.activator.state import ActivatorState
 from dataplane.activator.throttler import QueueLimits
 from dataplane.directory import DirectoryError, parse_snapshot
 from dataplane.http.engine import EngineConfig
-from dataplane.http.local import LocalEndpoints
+from dataplane.http.endpoints import LocalEndpoints
 from dataplane.http.server import listen
 
 

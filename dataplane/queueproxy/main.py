@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from dataplane.http.engine import EngineConfig, collect, release_memory
-from dataplane.http.local import LocalEndpoints
+from dataplane.http.endpoints import LocalEndpoints
 from dataplane.http.server import listen
 from dataplane.queueproxy.policy import QueueProxyPolicy
 from dataplane.queueproxy.readiness import Readiness

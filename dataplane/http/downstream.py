@@ -1,4 +1,4 @@
-"""The client side of the pure-Python proxy engine: one protocol object per downstream connection.
+"""The downstream side of the pure-Python proxy engine: one protocol object per client connection.
 
 Everything is driven by callbacks: no Task or Future is created per request. A
 policy (queue-proxy or activator) sees each request head in ``on_request`` and
