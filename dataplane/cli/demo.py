@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from dataplane.runtime.local.home import default_home, read_token
+from dataplane.platform.local.home import default_home, read_token
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "knative-example"
 

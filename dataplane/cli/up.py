@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-from dataplane.runtime.local.home import default_home, token_path
+from dataplane.platform.local.home import default_home, token_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    from dataplane.runtime.local.controlplane import ControlPlane
-    from dataplane.runtime.local.events import EventLog
+    from dataplane.platform.local.controlplane import ControlPlane
+    from dataplane.platform.local.events import EventLog
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

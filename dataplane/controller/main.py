@@ -65,8 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace):
     """``ControllerSettings`` from the flags; ``ValueError`` names a bad one."""
-    from dataplane.runtime.kubernetes.leader import LeaseSettings
-    from dataplane.runtime.kubernetes.plane import ControllerSettings
+    from dataplane.platform.kubernetes.leader import LeaseSettings
+    from dataplane.platform.kubernetes.plane import ControllerSettings
 
     if args.lease_duration < 1:
         raise ValueError("--lease-duration: must be >= 1")
@@ -107,8 +107,8 @@ async def serve(args: argparse.Namespace, settings) -> int:
     from kubernetes_asyncio.client import ApiClient
     from kubernetes_asyncio.config import ConfigException
 
-    from dataplane.runtime.kubernetes.client import KubeClient, load_configuration
-    from dataplane.runtime.kubernetes.plane import ControllerPlane
+    from dataplane.platform.kubernetes.client import KubeClient, load_configuration
+    from dataplane.platform.kubernetes.plane import ControllerPlane
 
     try:
         configuration = await load_configuration(args.kubeconfig, args.context)

@@ -11,7 +11,7 @@ import yaml
 
 from dataplane.cli.main import build_parser
 from dataplane.controller.main import settings_from
-from dataplane.runtime.kubernetes import resources as r
+from dataplane.platform.kubernetes import resources as r
 from tests.unit.kubernetes.support import eventually, fake  # noqa: F401 - fixture
 
 

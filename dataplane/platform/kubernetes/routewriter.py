@@ -7,9 +7,9 @@ import logging
 from collections.abc import Callable
 
 from dataplane.api import keys
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.client import ApiError, KubeClient
-from dataplane.runtime.kubernetes.httproutes import (
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.client import ApiError, KubeClient
+from dataplane.platform.kubernetes.httproutes import (
     GRANT_LABEL,
     ObjectRef,
     host_splits,
@@ -17,7 +17,7 @@ from dataplane.runtime.kubernetes.httproutes import (
     make_reference_grant,
     reference_grant_name,
 )
-from dataplane.runtime.kubernetes.informer import Informer
+from dataplane.platform.kubernetes.informer import Informer
 
 log = logging.getLogger("dataplane.kubernetes")
 _COMPARED = ("labels", "ownerReferences")

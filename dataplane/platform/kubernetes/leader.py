@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.client import ApiError, KubeClient
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.client import ApiError, KubeClient
 
 log = logging.getLogger("dataplane.kubernetes")
 

@@ -22,7 +22,7 @@ from dataplane.controller import reconcilers
 from dataplane.controller.loop import Controller, Key
 from dataplane.controller.runtime import Runtime
 from dataplane.controller.store import Store
-from dataplane.runtime.kubernetes.routewriter import RouteWriter
+from dataplane.platform.kubernetes.routewriter import RouteWriter
 
 log = logging.getLogger("dataplane.kubernetes")
 # the namespace the shared loop resyncs on; others are handled here

@@ -15,9 +15,9 @@ import logging
 from collections.abc import Callable
 
 from dataplane.controller.store import Conflict, Listener, NotFound, key_of
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.client import ApiError, KubeClient
-from dataplane.runtime.kubernetes.informer import Informer
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.client import ApiError, KubeClient
+from dataplane.platform.kubernetes.informer import Informer
 
 log = logging.getLogger("dataplane.kubernetes")
 CONFLICT_RETRIES = 5

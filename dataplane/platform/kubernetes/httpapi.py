@@ -12,9 +12,9 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from dataplane.runtime.kubernetes.client import ApiError
-from dataplane.runtime.kubernetes.decisions import DecisionError
-from dataplane.runtime.kubernetes.metrics import CONTENT_TYPE, exposition, registry_for
+from dataplane.platform.kubernetes.client import ApiError
+from dataplane.platform.kubernetes.decisions import DecisionError
+from dataplane.platform.kubernetes.metrics import CONTENT_TYPE, exposition, registry_for
 
 MAX_WAIT = 60.0
 

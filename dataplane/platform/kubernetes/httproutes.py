@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from dataplane.api import child_name, keys, owner_reference
 from dataplane.api import conditions as c
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.workload import private_service_name
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.workload import private_service_name
 
 REVISION_HEADER = "Knative-Serving-Revision"
 NAMESPACE_HEADER = "Knative-Serving-Namespace"

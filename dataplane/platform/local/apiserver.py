@@ -16,8 +16,8 @@ from aiohttp import web
 from dataplane.api import FieldError, ValidationError, admit, keys, schema
 from dataplane.api.strict import unknown_fields
 from dataplane.controller.store import RESOURCE_NAMES, Conflict
-from dataplane.runtime.local.podspec import WORKING_DIR_ANNOTATION
-from dataplane.runtime.local.runtime import pod_object
+from dataplane.platform.local.podspec import WORKING_DIR_ANNOTATION
+from dataplane.platform.local.runtime import pod_object
 
 STORED = {
     "services": "Service",

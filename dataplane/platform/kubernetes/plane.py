@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from dataplane.runtime.kubernetes.client import KubeClient
-from dataplane.runtime.kubernetes.controller import KubernetesController
-from dataplane.runtime.kubernetes.decisions import ScaleDecisions
-from dataplane.runtime.kubernetes.directory import KubernetesDirectory
-from dataplane.runtime.kubernetes.httpapi import ControllerApi
-from dataplane.runtime.kubernetes.httproutes import ObjectRef
-from dataplane.runtime.kubernetes.leader import LeaderElector, LeaseSettings
-from dataplane.runtime.kubernetes.platform import PlatformConfig
-from dataplane.runtime.kubernetes.routewriter import RouteWriter
-from dataplane.runtime.kubernetes.runtime import SERVE, KubernetesRuntime
-from dataplane.runtime.kubernetes.sidecar import METRICS_PORT
-from dataplane.runtime.kubernetes.store import KubernetesStore
+from dataplane.platform.kubernetes.client import KubeClient
+from dataplane.platform.kubernetes.controller import KubernetesController
+from dataplane.platform.kubernetes.decisions import ScaleDecisions
+from dataplane.platform.kubernetes.directory import KubernetesDirectory
+from dataplane.platform.kubernetes.httpapi import ControllerApi
+from dataplane.platform.kubernetes.httproutes import ObjectRef
+from dataplane.platform.kubernetes.leader import LeaderElector, LeaseSettings
+from dataplane.platform.kubernetes.platform import PlatformConfig
+from dataplane.platform.kubernetes.routewriter import RouteWriter
+from dataplane.platform.kubernetes.runtime import SERVE, KubernetesRuntime
+from dataplane.platform.kubernetes.sidecar import METRICS_PORT
+from dataplane.platform.kubernetes.store import KubernetesStore
 
 log = logging.getLogger("dataplane.kubernetes")
 

@@ -14,8 +14,8 @@ import math
 
 import aiohttp
 
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.client import MERGE_PATCH, ApiError, KubeClient
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.client import MERGE_PATCH, ApiError, KubeClient
 
 log = logging.getLogger("dataplane.kubernetes")
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"

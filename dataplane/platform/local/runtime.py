@@ -13,10 +13,10 @@ from dataplane.api import keys, owner_reference
 from dataplane.api.annotations import progress_deadline
 from dataplane.controller.health import PROGRESS_DEADLINE_EXCEEDED
 from dataplane.controller.runtime import PodState, RevisionState
-from dataplane.runtime.local.podspec import NotRunnable, PodTemplate, template_for
-from dataplane.runtime.local.pods import LocalPod, pod_suffix
-from dataplane.runtime.local.progress import ProgressDeadline
-from dataplane.runtime.local.store import SqliteStore, now_rfc3339
+from dataplane.platform.local.podspec import NotRunnable, PodTemplate, template_for
+from dataplane.platform.local.pods import LocalPod, pod_suffix
+from dataplane.platform.local.progress import ProgressDeadline
+from dataplane.platform.local.store import SqliteStore, now_rfc3339
 
 REPLICASET = "ReplicaSet"
 

@@ -8,8 +8,8 @@ import orjson
 
 from dataplane.api import keys
 from dataplane.controller.entries import revision_failure, route_entry
-from dataplane.runtime.local.runtime import LocalRuntime
-from dataplane.runtime.local.store import SqliteStore
+from dataplane.platform.local.runtime import LocalRuntime
+from dataplane.platform.local.store import SqliteStore
 
 
 class DirectoryPublisher:

@@ -13,8 +13,8 @@ import logging
 from dataclasses import dataclass, replace
 
 from dataplane.api.config import Config
-from dataplane.runtime.kubernetes.httproutes import ObjectRef
-from dataplane.runtime.kubernetes.sidecar import DEPLOYMENT_CONFIGMAP, DeploymentConfig, parse_deployment_config
+from dataplane.platform.kubernetes.httproutes import ObjectRef
+from dataplane.platform.kubernetes.sidecar import DEPLOYMENT_CONFIGMAP, DeploymentConfig, parse_deployment_config
 
 log = logging.getLogger("dataplane.kubernetes")
 NETWORK_CONFIGMAP = "config-network"

@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import aiohttp
 
-from dataplane.runtime.kubernetes.client import ApiError, KubeClient
-from dataplane.runtime.kubernetes.resources import Resource
+from dataplane.platform.kubernetes.client import ApiError, KubeClient
+from dataplane.platform.kubernetes.resources import Resource
 
 log = logging.getLogger("dataplane.kubernetes")
 Listener = Callable[[str, dict], None]

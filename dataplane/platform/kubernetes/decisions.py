@@ -10,7 +10,7 @@ can take a decision and a new leader finds every mode where the last one left it
 
 from __future__ import annotations
 
-from dataplane.runtime.kubernetes.runtime import PROXY, SERVE, KubernetesRuntime
+from dataplane.platform.kubernetes.runtime import PROXY, SERVE, KubernetesRuntime
 
 
 class DecisionError(ValueError):

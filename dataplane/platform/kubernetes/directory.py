@@ -14,13 +14,13 @@ import orjson
 
 from dataplane.api import keys
 from dataplane.controller.entries import revision_failure, route_entry
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.client import KubeClient
-from dataplane.runtime.kubernetes.informer import Informer
-from dataplane.runtime.kubernetes.runtime import KubernetesRuntime, pod_state
-from dataplane.runtime.kubernetes.sidecar import QUEUE_PORT, STATS_PORT
-from dataplane.runtime.kubernetes.store import KubernetesStore
-from dataplane.runtime.kubernetes.workload import SERVICE_TYPE_LABEL, private_service_name
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.client import KubeClient
+from dataplane.platform.kubernetes.informer import Informer
+from dataplane.platform.kubernetes.runtime import KubernetesRuntime, pod_state
+from dataplane.platform.kubernetes.sidecar import QUEUE_PORT, STATS_PORT
+from dataplane.platform.kubernetes.store import KubernetesStore
+from dataplane.platform.kubernetes.workload import SERVICE_TYPE_LABEL, private_service_name
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 

@@ -15,8 +15,8 @@ from dataplane.activator.prober import probe_once
 from dataplane.controller.health import NOT_LISTENING
 from dataplane.ports import free_port
 from dataplane.queueproxy.readiness import connect_now
-from dataplane.runtime.local.backoff import CrashBackoff, exit_code, exit_message, exit_reason, log_tail
-from dataplane.runtime.local.podspec import PodTemplate
+from dataplane.platform.local.backoff import CrashBackoff, exit_code, exit_message, exit_reason, log_tail
+from dataplane.platform.local.podspec import PodTemplate
 
 PORT_NAMES = ("user", "serving", "admin", "stats", "metrics")
 NOT_LISTENING_AFTER = 5.0

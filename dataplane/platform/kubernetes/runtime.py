@@ -19,12 +19,12 @@ import aiohttp
 from dataplane.api import conditions as c
 from dataplane.api import keys
 from dataplane.controller.runtime import PodState, RevisionState
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.client import MERGE_PATCH, ApiError, KubeClient
-from dataplane.runtime.kubernetes.deletioncost import mark_deletion_costs
-from dataplane.runtime.kubernetes.informer import Informer
-from dataplane.runtime.kubernetes.sidecar import METRICS_PORT, QUEUE_CONTAINER, QUEUE_PORT, STATS_PORT, DeploymentConfig
-from dataplane.runtime.kubernetes.workload import (
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.client import MERGE_PATCH, ApiError, KubeClient
+from dataplane.platform.kubernetes.deletioncost import mark_deletion_costs
+from dataplane.platform.kubernetes.informer import Informer
+from dataplane.platform.kubernetes.sidecar import METRICS_PORT, QUEUE_CONTAINER, QUEUE_PORT, STATS_PORT, DeploymentConfig
+from dataplane.platform.kubernetes.workload import (
     SERVICE_TYPE_LABEL,
     TEMPLATE_HASH_ANNOTATION,
     deployment_name,

@@ -17,12 +17,12 @@ from dataplane.autoscaler.service import AutoscalerService
 from dataplane.controller.loop import Controller
 from dataplane.directory import parse_snapshot
 from dataplane.guard import Guard
-from dataplane.runtime.local.apiserver import SYSTEM_NAMESPACE, ApiServer
-from dataplane.runtime.local.directory import DirectoryPublisher
-from dataplane.runtime.local.home import read_token, token_path, write_token
-from dataplane.runtime.local.events import EventLog
-from dataplane.runtime.local.runtime import LocalRuntime
-from dataplane.runtime.local.store import SqliteStore
+from dataplane.platform.local.apiserver import SYSTEM_NAMESPACE, ApiServer
+from dataplane.platform.local.directory import DirectoryPublisher
+from dataplane.platform.local.home import read_token, token_path, write_token
+from dataplane.platform.local.events import EventLog
+from dataplane.platform.local.runtime import LocalRuntime
+from dataplane.platform.local.store import SqliteStore
 
 log = logging.getLogger("dataplane.up")
 PLATFORM_CONFIGMAPS = (AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP)
@@ -141,7 +141,7 @@ class ControlPlane:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self, api_host: str, api_port: int, extra_routes=None) -> None:
-        from dataplane.runtime.local.store import now_rfc3339
+        from dataplane.platform.local.store import now_rfc3339
 
         self.started_at = now_rfc3339()
         # A new token each start: one read by anyone from an earlier run is worth nothing now. Written

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from dataplane.api import child_name, keys, owner_reference, serving_container_index, serving_port
 from dataplane.api.annotations import progress_deadline
-from dataplane.runtime.kubernetes.sidecar import (
+from dataplane.platform.kubernetes.sidecar import (
     ADMIN_PORT,
     METRICS_PORT,
     QUEUE_PORT,
