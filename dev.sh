@@ -93,7 +93,7 @@ test)
     ;;
 up)
     setup
-    exec "$PY" -m dataplane.cli.demo "$@"
+    exec "$PY" -m dataplane.cmd.demo "$@"
     ;;
 bench)
     setup

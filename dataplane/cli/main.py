@@ -12,11 +12,11 @@ if TYPE_CHECKING:
 
 # subcommand -> (help, module that provides `add_arguments(parser)` and `run(args) -> int`)
 PROGRAMS: dict[str, tuple[str, str]] = {
-    "queue-proxy": ("run the per-pod queue-proxy sidecar", "dataplane.queueproxy.main"),
-    "activator": ("run the activator (and local router)", "dataplane.activator.main"),
-    "autoscaler": ("run the KPA autoscaler", "dataplane.autoscaler.main"),
-    "controller": ("run the controller against a Kubernetes cluster", "dataplane.controller.main"),
-    "up": ("run the whole data plane locally", "dataplane.cli.up"),
+    "queue-proxy": ("run the per-pod queue-proxy sidecar", "dataplane.cmd.queueproxy"),
+    "activator": ("run the activator (and local router)", "dataplane.cmd.activator"),
+    "autoscaler": ("run the KPA autoscaler", "dataplane.cmd.autoscaler"),
+    "controller": ("run the controller against a Kubernetes cluster", "dataplane.cmd.controller"),
+    "up": ("run the whole data plane locally", "dataplane.cmd.up"),
     "apply": ("create or update resources from a file", "dataplane.cli.client"),
     "get": ("list or show resources", "dataplane.cli.client"),
     "delete": ("delete resources", "dataplane.cli.client"),

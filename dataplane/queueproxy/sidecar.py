@@ -1,53 +1,26 @@
-"""`dataplane queue-proxy`: the sidecar in front of every pod's app."""
+"""The queue-proxy sidecar in front of every pod's app: its four servers, stats and metrics endpoints, and drain.
+
+`dataplane queue-proxy` (``dataplane.cmd.queueproxy``) reads the settings and runs it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
-from typing import TYPE_CHECKING
 
 from dataplane.http.engine import EngineConfig, collect, release_memory
 from dataplane.http.endpoints import LocalEndpoints
 from dataplane.http.server import listen
 from dataplane.queueproxy.policy import QueueProxyPolicy
 from dataplane.queueproxy.readiness import Readiness
-from dataplane.queueproxy.settings import QueueProxySettings, SettingsError, from_env
+from dataplane.queueproxy.settings import QueueProxySettings
 from dataplane.stats.wire import Stat
-
-if TYPE_CHECKING:
-    import argparse
 
 ACCEPT = frozenset({b"accept"})
 PROTOBUF = b"application/protobuf"
 # a scrape within this many seconds of the last one is served the same window
 MIN_WINDOW = 0.5
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = (
-        "Configured by Knative's environment variables: CONTAINER_CONCURRENCY, QUEUE_SERVING_PORT, USER_PORT, "
-        "REVISION_TIMEOUT_SECONDS, SERVING_NAMESPACE, SERVING_CONFIGURATION, SERVING_REVISION, SERVING_POD, "
-        "SERVING_POD_IP, SERVING_READINESS_PROBE and the optional ones in the README."
-    )
-
-
-def run(args: argparse.Namespace | None) -> int:
-    """Serve until drained; ``args`` is unused (everything comes from the environment)."""
-    try:
-        settings = from_env()
-    except SettingsError as exc:
-        print(f"queue-proxy: {exc}", file=sys.stderr)
-        return 2
-    import uvloop
-
-    try:
-        uvloop.run(QueueProxy(settings).serve())
-    except OSError as exc:
-        print(f"queue-proxy: {exc}", file=sys.stderr)
-        return 1
-    return 0
 
 
 class StatsEndpoint:
