@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from dataplane.activator.prober import probe_once
+from dataplane.http.probe import probe_once
 from dataplane.controller.health import NOT_LISTENING
 from dataplane.ports import free_port
-from dataplane.queueproxy.readiness import connect_now
+from dataplane.http.probe import connect_now
 from dataplane.platform.local.backoff import CrashBackoff, exit_code, exit_message, exit_reason, log_tail
 from dataplane.platform.local.podspec import PodTemplate
 

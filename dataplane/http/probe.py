@@ -1,8 +1,17 @@
-"""Probing pods' queue-proxies until they are ready, as Knative's activator does (but faster)."""
+"""Probing a queue-proxy until it is ready, as Knative's activator does (but faster).
+
+Shared by the activator (new pods take waiting requests the moment they pass) and the local
+platform (a pod is Ready when its queue-proxy says so), off the request path; ``connect_now`` also
+by the queue-proxy's readiness checks of its app.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+
+# longest a connect_now may hold the loop (a listening app with a full accept queue)
+CONNECT_NOW_TIMEOUT = 0.002
 
 PROBE_REQUEST = (
     b"GET /healthz HTTP/1.1\r\n"
@@ -56,3 +65,20 @@ async def probe_until_ready(address: str, interval: float, timeout: float, still
             return True
         await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
     return False
+
+
+def connect_now(host: str, port: int) -> bool | None:
+    """A plain connect to a loopback address, in the caller's thread: the kernel answers it
+    before the call returns. True: something listens; False: nothing does; None: could not tell."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(CONNECT_NOW_TIMEOUT)
+        try:
+            sock.connect((host, port))
+        except ConnectionRefusedError:
+            return False
+        except OSError:
+            return None
+        # with nothing listening, the kernel may pick the probed port as the source port: the
+        # socket then connects to itself (TCP simultaneous open), which is no app
+        return sock.getsockname() != sock.getpeername()
