@@ -79,6 +79,8 @@ setup)
 test)
     setup
     bash loadtests/ensure-tools.sh  # nginx, haproxy, wrk: the benchmark harness is tested against them
+    log "import contracts (.importlinter)"
+    "$VENV/bin/lint-imports" --no-cache
     log "tests, compiled build"
     rc=0
     DATAPLANE_REQUIRE_EXTENSIONS=1 "$PY" -m pytest "$@" || rc=$?
