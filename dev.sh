@@ -82,6 +82,8 @@ setup)
 test)
     setup
     bash loadtests/ensure-tools.sh  # nginx, haproxy, wrk: the benchmark harness is tested against them
+    log "import contracts (.importlinter)"
+    "$VENV/bin/lint-imports" --no-cache
     log "tests, compiled build"
     rc=0
     DATAPLANE_REQUIRE_EXTENSIONS=1 "$PY" -m pytest "$@" || rc=$?
@@ -96,7 +98,7 @@ test)
     ;;
 up)
     setup
-    exec "$PY" -m dataplane.cli.demo "$@"
+    exec "$PY" -m dataplane.cmd.demo "$@"
     ;;
 bench)
     setup

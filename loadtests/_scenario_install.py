@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from dataplane.ports import free_port
-from dataplane.runtime.local.home import read_token
+from dataplane.platform.local.home import read_token
 from loadtests._launch import wait_port
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any, Self
 from urllib.parse import quote, urlencode, urlsplit
 
-from dataplane.runtime.local.home import default_home, read_token
+from dataplane.platform.local.home import default_home, read_token
 
 DEFAULT_SERVER = "http://127.0.0.1:8081"
 REQUEST_TIMEOUT = 60.0

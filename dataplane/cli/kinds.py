@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dataplane.cli.printers import age
+from dataplane.cli.ages import age
 
 SERVING = "serving.knative.dev"
 

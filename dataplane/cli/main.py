@@ -12,16 +12,16 @@ if TYPE_CHECKING:
 
 # subcommand -> (help, module that provides `add_arguments(parser)` and `run(args) -> int`)
 PROGRAMS: dict[str, tuple[str, str]] = {
-    "queue-proxy": ("run the per-pod queue-proxy sidecar", "dataplane.queueproxy.main"),
-    "activator": ("run the activator (and local router)", "dataplane.activator.main"),
-    "autoscaler": ("run the KPA autoscaler", "dataplane.autoscaler.main"),
-    "controller": ("run the controller against a Kubernetes cluster", "dataplane.controller.main"),
-    "up": ("run the whole data plane locally", "dataplane.cli.up"),
-    "apply": ("create or update resources from a file", "dataplane.cli.client"),
-    "get": ("list or show resources", "dataplane.cli.client"),
-    "delete": ("delete resources", "dataplane.cli.client"),
-    "describe": ("show a resource in detail", "dataplane.cli.client"),
-    "logs": ("print a pod's logs", "dataplane.cli.client"),
+    "queue-proxy": ("run the per-pod queue-proxy sidecar", "dataplane.cmd.queueproxy"),
+    "activator": ("run the activator (and local router)", "dataplane.cmd.activator"),
+    "autoscaler": ("run the KPA autoscaler", "dataplane.cmd.autoscaler"),
+    "controller": ("run the controller against a Kubernetes cluster", "dataplane.cmd.controller"),
+    "up": ("run the whole data plane locally", "dataplane.cmd.up"),
+    "apply": ("create or update resources from a file", "dataplane.cli.apply"),
+    "get": ("list or show resources", "dataplane.cli.get"),
+    "delete": ("delete resources", "dataplane.cli.delete"),
+    "describe": ("show a resource in detail", "dataplane.cli.describe"),
+    "logs": ("print a pod's logs", "dataplane.cli.logs"),
 }
 
 
@@ -47,11 +47,8 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
         if only is not None and name != only:
             continue
         module = importlib.import_module(module_name)
-        # a module serving several subcommands names its functions after each
-        suffix = name.replace("-", "_")
-        add = getattr(module, f"add_{suffix}_arguments", None) or module.add_arguments
-        add(p)
-        runners[name] = getattr(module, f"run_{suffix}", None) or module.run
+        module.add_arguments(p)
+        runners[name] = module.run
     return parser, runners
 
 

@@ -1,7 +1,7 @@
 """Pure-Python twin of ``dataplane.http._engine_c``: see ``engine`` for the contract.
 
 The implementation lives in one small module per concern, which this module
-gathers under the twin's name: ``client`` (the downstream protocol and
+gathers under the twin's name: ``downstream`` (the client-facing protocol and
 ``EngineConfig``), ``upstream`` (upstream connections and their pool), ``heads``
 (head rebuilding and proxy-made responses), ``dechunk`` and ``memory``. ``EngineConfig`` is
 plain settings, shared by both twins.
@@ -9,7 +9,7 @@ plain settings, shared by both twins.
 
 from __future__ import annotations
 
-from dataplane.http.client import ClientConnection, EngineConfig
+from dataplane.http.downstream import ClientConnection, EngineConfig
 from dataplane.http.dechunk import Dechunker
 from dataplane.http.heads import (
     HOP_BY_HOP,

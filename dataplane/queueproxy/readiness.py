@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
-import socket
 
+from dataplane.http.probe import connect_now
 from dataplane.queueproxy.probespec import ProbeSpec
 
 MAX_STATUS_LINE = 8192
@@ -20,8 +20,6 @@ MAX_STATUS_LINE = 8192
 # of CPU against 0.55 ms for the full asyncio attempt, so polling every 2 ms takes what polling
 # every 5 ms did (about 11 % of a core while the app starts) and the pod is ready ~1 ms after its app
 REFUSED_RETRY = 0.002
-# longest a connect_now may hold the loop (a listening app with a full accept queue)
-CONNECT_NOW_TIMEOUT = 0.002
 
 
 class Refused(Exception):
@@ -35,23 +33,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def connect_now(host: str, port: int) -> bool | None:
-    """A plain connect to a loopback address, in the caller's thread: the kernel answers it
-    before the call returns. True: something listens; False: nothing does; None: could not tell."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.settimeout(CONNECT_NOW_TIMEOUT)
-        try:
-            sock.connect((host, port))
-        except ConnectionRefusedError:
-            return False
-        except OSError:
-            return None
-        # with nothing listening, the kernel may pick the probed port as the source port: the
-        # socket then connects to itself (TCP simultaneous open), which is no app
-        return sock.getsockname() != sock.getpeername()
 
 
 async def attempt(probe: ProbeSpec, timeout: float) -> bool:

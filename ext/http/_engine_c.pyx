@@ -1,7 +1,7 @@
 # cython: nonecheck=True
 """Compiled twin of ``dataplane.http._engine_py``: see ``engine`` for the contract.
 
-It follows the pure twin (modules ``client``, ``upstream``, ``heads``,
+It follows the pure twin (modules ``downstream``, ``upstream``, ``heads``,
 ``dechunk``) method for method, so that both send the same bytes and make the
 same policy calls for the same input (``tests/unit/engine/test_engine_fuzz.py``
 checks it): keep them in step. Only the means differ: typed attributes, C calls
@@ -11,7 +11,7 @@ raises AttributeError, as in the pure twin, instead of crashing the process.
 
 One module, so that the protocols call each other and the head builders at C
 level, in three files split as the pure twin is (one file would pass 1,200
-lines): the client protocol here, the upstream connection and its pool in
+lines): the downstream protocol here, the upstream connection and its pool in
 ``_engine_upstream.pxi``, the head builders and the dechunker in
 ``_engine_heads.pxi``.
 """
@@ -58,7 +58,7 @@ cdef bytes _HEAD = b"HEAD"
 
 
 cdef int _write_joined(write, list parts, Py_ssize_t size) except -1:
-    """Write ``parts`` as one piece when small (see ``client.JOIN_LIMIT``), else one by one."""
+    """Write ``parts`` as one piece when small (see ``limits.JOIN_LIMIT``), else one by one."""
     if size <= _JOIN_LIMIT:
         write(_EMPTY.join(parts))
     else:

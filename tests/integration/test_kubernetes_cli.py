@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from dataplane.cli.main import build_parser
-from dataplane.controller.main import settings_from
-from dataplane.runtime.kubernetes import resources as r
+from dataplane.cmd.controller import settings_from
+from dataplane.platform.kubernetes import resources as r
 from tests.unit.kubernetes.support import eventually, fake  # noqa: F401 - fixture
 
 

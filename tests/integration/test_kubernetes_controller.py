@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from dataplane.api import admit
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.leader import LeaseSettings
-from dataplane.runtime.kubernetes.plane import ControllerPlane, ControllerSettings
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.leader import LeaseSettings
+from dataplane.platform.kubernetes.plane import ControllerPlane, ControllerSettings
 from tests import seed
 from tests.unit.kubernetes.cluster import revision_serving
 from tests.unit.kubernetes.crdcheck import crd_problems

@@ -11,7 +11,7 @@ import sys
 import aiohttp
 import pytest
 
-from dataplane.runtime.local.home import read_token
+from dataplane.platform.local.home import read_token
 from loadtests._scenario_api import ControlApi
 from tests.integration.test_reliability_support import autoscaler_config, host_of, http_get, recorder_service
 from tests.support import free_port, wait_port

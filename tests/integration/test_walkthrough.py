@@ -243,7 +243,7 @@ async def test_seed_walkthrough(up):
 
         # "Stop `dataplane up` ... or run `./dev.sh up`": its program, on the same home
         up.stop()
-        up.start(["dataplane.cli.demo"], "dev-up")
+        up.start(["dataplane.cmd.demo"], "dev-up")
         await up.run_block(s, blocks[4])
         shown = up.output()
         assert "service.serving.knative.dev/knative-example exists (kept as it is)" in shown, shown

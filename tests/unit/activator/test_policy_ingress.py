@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from dataplane.activator.main import add_arguments, settings_from
+from dataplane.cmd.activator import add_arguments, settings_from
 from dataplane.directory import RouteTable
 from tests.unit.activator.rig import NS, request
 

@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from dataplane.autoscaler.main import ConfigFileError, add_arguments, load_config, run
+from dataplane.autoscaler.configfile import ConfigFileError, load_config
+from dataplane.cmd.autoscaler import add_arguments, run
 
 
 def test_flat_yaml_becomes_string_data(tmp_path):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from dataplane.cli.client import Progress, readiness
+from dataplane.cli.apply import Progress, readiness
 from dataplane.cli.http import Client
 from dataplane.cli.kinds import resolve
 
@@ -262,7 +262,7 @@ def test_progress_prints_plain_lines_elsewhere():
 
 
 async def test_wait_ready_in_order_with_injected_interval(control):
-    from dataplane.cli.client import wait_ready
+    from dataplane.cli.apply import wait_ready
 
     for name in ("a", "b"):
         control.put("routes", {"apiVersion": "serving.knative.dev/v1", "kind": "Route", "metadata": {"name": name},

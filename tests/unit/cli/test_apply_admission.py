@@ -6,8 +6,8 @@ import pytest_asyncio
 from aiohttp import web
 
 from dataplane.api import DEFAULT_CONFIG
-from dataplane.runtime.local.apiserver import ApiServer
-from dataplane.runtime.local.store import SqliteStore
+from dataplane.platform.local.apiserver import ApiServer
+from dataplane.platform.local.store import SqliteStore
 from tests.seed import LISTING_2
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from dataplane.cli.demo import apply_sample
+from dataplane.cmd.demo import apply_sample
 from tests.seed import LISTING_2
 
 

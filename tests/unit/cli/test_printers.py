@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 
 from dataplane.cli import kinds
+from dataplane.cli.ages import human_duration, since
 from dataplane.cli.printers import (
     Output,
     OutputError,
     TablePrinter,
-    human_duration,
     layout,
-    since,
 )
 
 

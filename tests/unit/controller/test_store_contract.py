@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from dataplane.controller.store import Conflict, NotFound
-from dataplane.runtime.local.store import SqliteStore
+from dataplane.platform.local.store import SqliteStore
 from tests.unit.controller.memstore import MemoryStore
 
 T0 = 1_800_000_000.0

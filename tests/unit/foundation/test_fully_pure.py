@@ -37,6 +37,6 @@ def test_the_fully_pure_engine_parses_with_the_pure_parser_and_leaves_the_others
     assert {n: m for n, m in sys.modules.items() if n in modules} == modules
     assert set(sys.modules) - set(modules) <= {"dataplane.http._parser_py"}
     assert _twins.chosen == chosen
-    assert sys.modules["dataplane.http"].client is sys.modules["dataplane.http.client"]
+    assert sys.modules["dataplane.http"].downstream is sys.modules["dataplane.http.downstream"]
     assert copy.HOP_BY_HOP is pure.HOP_BY_HOP  # modules that use no twin are shared
     assert load(ENGINE + "_py" + FULLY_PURE) is copy

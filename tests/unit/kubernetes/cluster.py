@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataplane.runtime.kubernetes import resources as r
+from dataplane.platform.kubernetes import resources as r
 from tests.unit.kubernetes.fakeapi import FakeApiServer, _now
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from dataplane.runtime.kubernetes import resources as r
+from dataplane.platform.kubernetes import resources as r
 from tests.unit.kubernetes import fakediscovery as disc
 from tests.unit.kubernetes.fakeutil import merge_patch, selector_matches, status_body
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import kubernetes_validate
 
-from dataplane.runtime.kubernetes import resources as r
+from dataplane.platform.kubernetes import resources as r
 from tests.unit.kubernetes.crdcheck import crd_problems
 
 KUBERNETES_VERSION = "1.33"

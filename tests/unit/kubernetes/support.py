@@ -8,7 +8,7 @@ import time
 import pytest_asyncio
 from kubernetes_asyncio.client import ApiClient, Configuration
 
-from dataplane.runtime.kubernetes.client import KubeClient
+from dataplane.platform.kubernetes.client import KubeClient
 from tests.unit.kubernetes.fakeapi import FakeApiServer
 
 

@@ -8,12 +8,12 @@ import orjson
 import pytest
 
 from dataplane.directory import parse_snapshot
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.decisions import DecisionError, ScaleDecisions
-from dataplane.runtime.kubernetes.directory import KubernetesDirectory, slice_pods
-from dataplane.runtime.kubernetes.runtime import KubernetesRuntime
-from dataplane.runtime.kubernetes.sidecar import DeploymentConfig
-from dataplane.runtime.kubernetes.store import KubernetesStore
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.decisions import DecisionError, ScaleDecisions
+from dataplane.platform.kubernetes.directory import KubernetesDirectory, slice_pods
+from dataplane.platform.kubernetes.runtime import KubernetesRuntime
+from dataplane.platform.kubernetes.sidecar import DeploymentConfig
+from dataplane.platform.kubernetes.store import KubernetesStore
 from tests.unit.kubernetes.cluster import endpoint_slice, running_pod
 from tests.unit.kubernetes.support import eventually
 from tests.unit.kubernetes.test_workload import LISTING_1, revision_of

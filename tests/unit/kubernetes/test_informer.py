@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.informer import Informer
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.informer import Informer
 from tests.unit.kubernetes.support import eventually
 
 

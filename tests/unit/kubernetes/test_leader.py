@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.leader import LeaderElector, LeaseSettings
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.leader import LeaderElector, LeaseSettings
 from tests.unit.kubernetes.support import eventually
 
 EPOCH = 1767225600.0

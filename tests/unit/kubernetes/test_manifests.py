@@ -14,9 +14,9 @@ import yaml
 from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.api.config import Config
 from dataplane.api.schema import V1, ListOf, Struct
-from dataplane.autoscaler.main import load_config
+from dataplane.autoscaler.configfile import load_config
 from dataplane.cli.main import build_parser
-from dataplane.runtime.kubernetes.sidecar import parse_deployment_config
+from dataplane.platform.kubernetes.sidecar import parse_deployment_config
 from tests.unit.kubernetes.crdcheck import DEPLOY, crd_problems, crd_schema, structural_problems
 
 ROOT = DEPLOY.parent

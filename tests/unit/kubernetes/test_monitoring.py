@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from dataplane.runtime.kubernetes.httpapi import ControllerApi
-from dataplane.runtime.kubernetes.sidecar import METRICS_PORT, DeploymentConfig
-from dataplane.runtime.kubernetes.workload import make_deployment
+from dataplane.platform.kubernetes.httpapi import ControllerApi
+from dataplane.platform.kubernetes.sidecar import METRICS_PORT, DeploymentConfig
+from dataplane.platform.kubernetes.workload import make_deployment
 from tests.unit.kubernetes.crdcheck import DEPLOY
 from tests.unit.kubernetes.kubectl import kustomize
 from tests.unit.kubernetes.test_workload import LISTING_1, revision_of

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.httproutes import HostSplit, ObjectRef, host_splits, make_httproute
-from dataplane.runtime.kubernetes.routewriter import RouteWriter
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.httproutes import HostSplit, ObjectRef, host_splits, make_httproute
+from dataplane.platform.kubernetes.routewriter import RouteWriter
 
 GATEWAY = ObjectRef("knative-serving", "knative-gateway")
 ACTIVATOR = ObjectRef("knative-serving", "activator-service")

@@ -7,10 +7,10 @@ import socket
 import pytest
 from aiohttp import web
 
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.deletioncost import DELETION_COST, parse_in_flight
-from dataplane.runtime.kubernetes.runtime import KubernetesRuntime
-from dataplane.runtime.kubernetes.sidecar import DeploymentConfig
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.deletioncost import DELETION_COST, parse_in_flight
+from dataplane.platform.kubernetes.runtime import KubernetesRuntime
+from dataplane.platform.kubernetes.sidecar import DeploymentConfig
 from tests.unit.kubernetes.cluster import deployment_available, running_pod
 from tests.unit.kubernetes.support import eventually
 from tests.unit.kubernetes.test_workload import LISTING_1, revision_of

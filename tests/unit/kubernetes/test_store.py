@@ -8,8 +8,8 @@ import pytest
 
 from dataplane.api import keys
 from dataplane.controller.store import Conflict, NotFound
-from dataplane.runtime.kubernetes import resources as r
-from dataplane.runtime.kubernetes.store import KubernetesStore
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.store import KubernetesStore
 from tests.unit.kubernetes.support import eventually
 
 

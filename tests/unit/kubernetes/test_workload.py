@@ -10,8 +10,8 @@ import yaml
 
 from dataplane.api import ConfigError, admit, make_configuration, make_revision
 from dataplane.queueproxy.settings import from_env
-from dataplane.runtime.kubernetes.sidecar import DeploymentConfig, parse_deployment_config, probe_for_queue
-from dataplane.runtime.kubernetes.workload import TEMPLATE_HASH_ANNOTATION, make_deployment, make_private_service
+from dataplane.platform.kubernetes.sidecar import DeploymentConfig, parse_deployment_config, probe_for_queue
+from dataplane.platform.kubernetes.workload import TEMPLATE_HASH_ANNOTATION, make_deployment, make_private_service
 
 K8S_VERSION = "1.33"
 LISTING_1 = """

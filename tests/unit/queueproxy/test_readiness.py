@@ -7,9 +7,10 @@ import socket
 
 import pytest
 
-from dataplane.queueproxy import readiness
+from dataplane.http import probe
+from dataplane.http.probe import connect_now
 from dataplane.queueproxy.probespec import ProbeSpec
-from dataplane.queueproxy.readiness import Refused, attempt, connect_now, is_loopback
+from dataplane.queueproxy.readiness import Refused, attempt, is_loopback
 
 
 @pytest.fixture
@@ -78,5 +79,5 @@ def test_a_socket_connected_to_itself_is_not_a_listening_app(monkeypatch):
             super().connect(address)  # simultaneous open: connected, to itself
 
     port = closed_port()
-    monkeypatch.setattr(readiness.socket, "socket", Unlucky)
+    monkeypatch.setattr(probe.socket, "socket", Unlucky)
     assert connect_now("127.0.0.1", port) is False

@@ -7,7 +7,7 @@ import itertools
 import signal
 from pathlib import Path
 
-from dataplane.runtime.local.podspec import PodTemplate
+from dataplane.platform.local.podspec import PodTemplate
 
 SPINS = 1000
 """Loop turns ``until`` gives the pod's task to get somewhere (no wall-clock time passes)."""

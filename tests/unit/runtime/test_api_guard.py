@@ -14,8 +14,8 @@ from dataplane.activator.links import AutoscalerLink
 from dataplane.cli.http import local_token
 from dataplane.guard import Guard, host_names
 from dataplane.ports import free_port
-from dataplane.runtime.local.controlplane import ControlPlane
-from dataplane.runtime.local.home import read_token, token_path, write_token
+from dataplane.platform.local.controlplane import ControlPlane
+from dataplane.platform.local.home import read_token, token_path, write_token
 from dataplane.stats.wire import Stat, WireStatMessage, encode_messages
 
 EVIL = "http://evil.example.com"

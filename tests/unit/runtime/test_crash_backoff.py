@@ -6,10 +6,10 @@ import signal
 
 import pytest
 
-from dataplane.runtime.local.backoff import CrashBackoff, exit_code, exit_message, exit_reason, log_tail
-from dataplane.runtime.local.podspec import PodTemplate
-from dataplane.runtime.local.pods import LocalPod
-from dataplane.runtime.local.runtime import pod_object
+from dataplane.platform.local.backoff import CrashBackoff, exit_code, exit_message, exit_reason, log_tail
+from dataplane.platform.local.podspec import PodTemplate
+from dataplane.platform.local.pods import LocalPod
+from dataplane.platform.local.runtime import pod_object
 
 
 def test_restart_at_once_then_ten_seconds_doubling_to_five_minutes():

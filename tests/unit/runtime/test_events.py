@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from dataplane.autoscaler.core import Activity, ServingMode
 from dataplane.autoscaler.outcome import RevisionScale
-from dataplane.runtime.local.events import EventLog
+from dataplane.platform.local.events import EventLog
 
 START = 1_800_000_000.0
 STAMP = time.strftime("%H:%M:%S", time.localtime(START))

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from dataplane.runtime.local.pods import LocalPod
+from dataplane.platform.local.pods import LocalPod
 from tests.unit.runtime.fakeprocs import Clock, Launcher, Probe, template, until
 
 NAME = "web-00001-deployment-abc123def-x1y2z"

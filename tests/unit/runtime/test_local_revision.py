@@ -8,8 +8,8 @@ from dataplane.api import admit
 from dataplane.api import conditions as c
 from dataplane.controller.reconcilers import reconcile_revision
 from dataplane.controller.runtime import RevisionState
-from dataplane.runtime.local.podspec import NotRunnable, template_for
-from dataplane.runtime.local.store import SqliteStore
+from dataplane.platform.local.podspec import NotRunnable, template_for
+from dataplane.platform.local.store import SqliteStore
 
 
 def revision(container: dict) -> dict:
@@ -69,7 +69,7 @@ async def test_the_revision_reports_ready_false_with_the_reason(tmp_path):
 
 async def test_a_revision_available_before_a_restart_stays_ready_at_zero(tmp_path):
     """A fresh runtime (as after `dataplane up` restarts) over a revision scaled to zero: no pod runs, it stays Ready."""
-    from dataplane.runtime.local.runtime import LocalRuntime
+    from dataplane.platform.local.runtime import LocalRuntime
 
     store = SqliteStore(tmp_path / "state.db")
     runtime = LocalRuntime(store, tmp_path)
@@ -92,7 +92,7 @@ async def test_a_revision_available_before_a_restart_stays_ready_at_zero(tmp_pat
 
 async def test_a_revision_never_available_is_not_ready_without_pods(tmp_path):
     """The restored readiness comes only from the revision's own recorded status, not from a restart as such."""
-    from dataplane.runtime.local.runtime import LocalRuntime
+    from dataplane.platform.local.runtime import LocalRuntime
 
     store = SqliteStore(tmp_path / "state.db")
     runtime = LocalRuntime(store, tmp_path)

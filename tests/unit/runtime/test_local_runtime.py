@@ -10,10 +10,10 @@ import pytest
 
 from dataplane.api import keys, owner_reference
 from dataplane.controller.runtime import PodState
-from dataplane.runtime.local.pods import pod_suffix
-from dataplane.runtime.local.podspec import template_for
-from dataplane.runtime.local.runtime import LocalRuntime
-from dataplane.runtime.local.store import SqliteStore
+from dataplane.platform.local.pods import pod_suffix
+from dataplane.platform.local.podspec import template_for
+from dataplane.platform.local.runtime import LocalRuntime
+from dataplane.platform.local.store import SqliteStore
 from tests.unit.runtime.fakeprocs import until
 
 NS = "default"

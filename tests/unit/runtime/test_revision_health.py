@@ -10,9 +10,9 @@ from dataplane.controller import health
 from dataplane.controller.reconcilers import reconcile_configuration, reconcile_revision
 from dataplane.controller.runtime import PodState, RevisionState
 from dataplane.api.config import Config
-from dataplane.runtime.local.progress import ProgressDeadline
-from dataplane.runtime.local.runtime import LocalRuntime
-from dataplane.runtime.local.store import SqliteStore
+from dataplane.platform.local.progress import ProgressDeadline
+from dataplane.platform.local.runtime import LocalRuntime
+from dataplane.platform.local.store import SqliteStore
 
 T0 = 1_000_000.0
 READY = PodState("p1", "Running", True, address="127.0.0.1:1")

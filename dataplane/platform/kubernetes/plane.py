@@ -1,0 +1,156 @@
+"""The controller on a cluster: store, runtime, controller loop, route writer and directory, under a Lease.
+
+Every replica watches (store, runtime and directory caches), serves the
+directory and takes the autoscaler's decisions, so any of them can answer the
+activator and the autoscaler; only the Lease holder reconciles and writes
+routes. A leader that loses the Lease stops at once and ``run`` returns 1, so
+the process exits and comes back as a candidate with clean state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from dataplane.platform.kubernetes.client import KubeClient
+from dataplane.platform.kubernetes.controller import KubernetesController
+from dataplane.platform.kubernetes.decisions import ScaleDecisions
+from dataplane.platform.kubernetes.directory import KubernetesDirectory
+from dataplane.platform.kubernetes.httpapi import ControllerApi
+from dataplane.platform.kubernetes.httproutes import ObjectRef
+from dataplane.platform.kubernetes.leader import LeaderElector, LeaseSettings
+from dataplane.platform.kubernetes.platform import PlatformConfig
+from dataplane.platform.kubernetes.routewriter import RouteWriter
+from dataplane.platform.kubernetes.runtime import SERVE, KubernetesRuntime
+from dataplane.platform.kubernetes.sidecar import METRICS_PORT
+from dataplane.platform.kubernetes.store import KubernetesStore
+
+log = logging.getLogger("dataplane.kubernetes")
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """How the controller runs on a cluster (filled from flags by `dataplane controller`)."""
+
+    lease: LeaseSettings
+    system_namespace: str = "knative-serving"
+    gateway: str = "knative-gateway"
+    """The Gateway HTTPRoutes attach to: NAME (system namespace) or NAMESPACE/NAME; config-network ``gateway`` wins."""
+    activator_service: str = "activator-service"
+    """The activator's Service in the system namespace."""
+    bind: str = "0.0.0.0"
+    port: int = 8080
+    """Directory, decisions and probes."""
+    metrics_port: int = METRICS_PORT
+    """The queue-proxy's Prometheus port, read for in-flight counts before a scale-down."""
+    informer_options: dict = field(default_factory=dict)
+
+
+class ControllerPlane:
+    """One controller replica."""
+
+    def __init__(self, client: KubeClient, settings: ControllerSettings):
+        s = settings
+        ns, opts = s.system_namespace, s.informer_options
+        self.client = client
+        self.settings = settings
+        self.elector = LeaderElector(client, s.lease)
+        self.synced = False
+        self.leading = False
+        self.store = KubernetesStore(client, ns, **opts)
+        self.platform = PlatformConfig(self.store, ns, ObjectRef.parse(s.gateway, ns))
+        self.store.subscribe(self.platform.on_store_event)  # first: the controller resyncs with the new config
+        self.runtime = KubernetesRuntime(client, lambda: self.platform.current.deployment, metrics_port=s.metrics_port, **opts)
+        self.directory = KubernetesDirectory(client, self.store, self.runtime, **opts)
+        self.decisions = ScaleDecisions(self.runtime)
+        self.writer: RouteWriter | None = None
+        self.controller: KubernetesController | None = None
+        self.tasks: list[asyncio.Task] = []
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Serve until ``stop`` is set (0) or the Lease is lost (1)."""
+        await self._serve_http()
+        watchers = (self.store, self.runtime, self.directory)
+        for part in watchers:
+            part.start()
+        lost = False
+        try:
+            synced = asyncio.gather(self.store.wait_synced(), self.runtime.wait_synced(), self.directory.slices.synced.wait())
+            if not await _first(synced, stop):
+                return 0
+            self.platform.reload()
+            self.directory.poke()
+            self.synced = True
+            if await _first(self.elector.acquire(), stop) and await _first(self._lead(), stop):
+                lost = await _first(self.elector.hold(), stop)
+        finally:
+            self.leading = self.synced = False
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+            if self.controller is not None:
+                self.controller.close()
+            for part in (*watchers, *([self.writer] if self.writer else [])):
+                await part.close()
+            if not lost:
+                await self.elector.release()
+            if self.runner is not None:
+                await self.runner.cleanup()
+        return 1 if lost else 0
+
+    def through_activator(self, namespace: str, revision: str) -> bool:
+        """Whether ``revision``'s traffic must pass the activator: not Serve, or no ready endpoint to serve it."""
+        return self.runtime.mode(namespace, revision) != SERVE or self.directory.ready_endpoints(namespace, revision) == 0
+
+    async def _serve_http(self) -> None:
+        self.runner = web.AppRunner(ControllerApi(self).app(), access_log=None, shutdown_timeout=1.0)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.settings.bind, self.settings.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    async def _lead(self) -> None:
+        s = self.settings
+        ns = s.system_namespace
+        platform = self.platform
+        self.writer = RouteWriter(
+            self.client,
+            lambda: platform.current.gateway,
+            ObjectRef(ns, s.activator_service),
+            self.through_activator,
+            **s.informer_options,
+        )
+        self.writer.start()
+        await self.writer.wait_synced()
+        controller = KubernetesController(
+            self.store, self.runtime, lambda: platform.current.api, lambda: platform.current.initial_scale, self.writer, ns
+        )
+        self.controller = controller
+        self.store.subscribe(controller.on_store_event)
+        self.runtime.subscribe(controller.on_runtime_event)
+        self.runtime.mode_listeners.append(controller.revision_path_changed)
+        self.directory.on_ready_change.append(controller.revision_path_changed)
+        self.tasks.append(asyncio.get_running_loop().create_task(controller.run(), name="controller loop"))
+        controller.resync()
+        self.leading = True
+
+
+async def _first(work, stop: asyncio.Event) -> bool:
+    """Run ``work`` until it finishes (True) or ``stop`` is set first (False, ``work`` cancelled)."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stopper):
+            if not pending.done():
+                pending.cancel()
+        await asyncio.gather(task, stopper, return_exceptions=True)
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()
+    return task.done() and not task.cancelled()

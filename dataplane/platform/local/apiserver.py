@@ -1,0 +1,293 @@
+"""The local control API the `dataplane` CLI talks to, and the directory the activator follows.
+
+Paths: ``POST /v1/apply``; ``GET /v1/<resource>[?namespace=|allNamespaces=1][&watch=1]``;
+``GET|DELETE /v1/<resource>/<ns>/<name>``; ``GET /v1/pods/<ns>/<name>/log``;
+``GET /v1/directory?version=N&wait=S``. Errors are ``{"error": ..., "details": [...]}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+
+import orjson
+from aiohttp import web
+
+from dataplane.api import FieldError, ValidationError, admit, keys, schema
+from dataplane.api.strict import unknown_fields
+from dataplane.controller.store import RESOURCE_NAMES, Conflict
+from dataplane.platform.local.podspec import WORKING_DIR_ANNOTATION
+from dataplane.platform.local.runtime import pod_object
+
+STORED = {
+    "services": "Service",
+    "configurations": "Configuration",
+    "revisions": "Revision",
+    "routes": "Route",
+    "replicasets": "ReplicaSet",
+    "configmaps": "ConfigMap",
+}
+APPLICABLE = {"Service", "Configuration", "Route", "ConfigMap"}
+SYSTEM_NAMESPACE = "knative-serving"
+
+
+def error(status: int, message: str, details: list | None = None) -> web.Response:
+    body = {"error": message}
+    if details:
+        body["details"] = details
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
+def json_response(doc, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(doc), content_type="application/json")
+
+
+class ApiServer:
+    """Routes of the control API over a control plane (store, runtime, directory, config)."""
+
+    def __init__(self, plane):
+        self.plane = plane
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/apply", self.apply)
+        app.router.add_get("/v1/directory", self.directory)
+        app.router.add_get("/v1/pods/{ns}/{name}/log", self.logs)
+        app.router.add_get("/v1/{resource}", self.list)
+        app.router.add_get("/v1/{resource}/{ns}/{name}", self.get)
+        app.router.add_delete("/v1/{resource}/{ns}/{name}", self.delete)
+        app.router.add_get("/healthz", self.healthz)
+
+    @staticmethod
+    async def healthz(_request: web.Request) -> web.Response:
+        """Up and serving (aiohttp deprecates plain-function handlers, so not a lambda)."""
+        return web.Response(text="ok")
+
+    # -- apply -----------------------------------------------------------------------------------
+
+    async def apply(self, request: web.Request) -> web.Response:
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError as exc:
+            return error(400, f"request body is not JSON: {exc}")
+        docs = body.get("documents") if isinstance(body, dict) else None
+        if not isinstance(docs, list):
+            return error(400, 'the body must be {"documents": [...]}')
+        working_dir = body.get("workingDir") if isinstance(body.get("workingDir"), str) else None
+        plane = self.plane
+        admitted, details, problems = [], [], []
+        for i, doc in enumerate(docs):
+            if not isinstance(doc, dict):
+                problems.append(f"document {i}: must be an object, got {type(doc).__name__}")
+                continue
+            kind = doc.get("kind")
+            if kind not in APPLICABLE:
+                hint = " (Revisions are created by Configurations)" if kind == keys.REVISION else ""
+                problems.append(f"document {i}: cannot apply kind {kind!r}{hint}; expected one of {sorted(APPLICABLE)}")
+                continue
+            try:
+                obj = self._admit(doc, working_dir)
+            except ValidationError as exc:
+                details.extend({"document": i, "path": e.path, "message": e.message} for e in exc.errors)
+                continue
+            except ValueError as exc:
+                details.append({"document": i, "path": getattr(exc, "path", ""), "message": str(exc)})
+                continue
+            admitted.append(obj)
+        if problems:
+            return error(400, "; ".join(problems))
+        if details:
+            return error(422, "the resources are invalid; nothing was applied", details)
+        results = []
+        for obj in admitted:
+            results.append(await self._write(obj))
+        return json_response({"results": results})
+
+    def _admit(self, doc: dict, working_dir: str | None) -> dict:
+        plane = self.plane
+        doc = copy.deepcopy(doc)
+        meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        if doc["kind"] == "ConfigMap":
+            name = meta.get("name")
+            ns = meta.get("namespace") or "default"
+            data = doc.get("data") or {}
+            errs = unknown_fields(doc, schema.CONFIG_MAP)
+            if not isinstance(name, str) or not name:
+                errs.append(FieldError("metadata.name", "is required"))
+            if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+                errs.append(FieldError("data", "must map keys to strings"))
+            if errs:
+                raise ValidationError(errs)
+            if ns == SYSTEM_NAMESPACE:
+                plane.check_config(name, data)  # raises naming the key
+            return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns, "labels": meta.get("labels") or {}}, "data": data}
+        if working_dir and doc["kind"] in ("Service", "Configuration"):
+            self._remember_working_dir(doc, working_dir)
+        ns = meta.get("namespace") or "default"
+        previous = plane.store.cache.get((doc["kind"], ns, meta.get("name")))
+        obj = admit(doc, plane.api_config, previous=previous)
+        # what only the server writes is accepted (a `get -o yaml` applied again) and ignored
+        obj.pop("status", None)
+        for field in schema.SERVER_METADATA:
+            obj["metadata"].pop(field, None)
+        return obj
+
+    @staticmethod
+    def _remember_working_dir(doc: dict, working_dir: str) -> None:
+        """Where a command with no workingDir runs: the directory it was applied from."""
+        spec = doc.get("spec")
+        if not isinstance(spec, dict):
+            return
+        holder = spec
+        if "runLatest" in spec or "release" in spec:  # v1alpha1 shapes
+            holder = (spec.get("runLatest") or spec.get("release") or {}).get("configuration") or {}
+        template = holder.get("template") or holder.get("revisionTemplate")
+        if not isinstance(template, dict):
+            return
+        tmeta = template.setdefault("metadata", {})
+        if isinstance(tmeta, dict):
+            tmeta.setdefault("annotations", {}).setdefault(WORKING_DIR_ANNOTATION, working_dir)
+
+    async def _write(self, obj: dict) -> dict:
+        store = self.plane.store
+        meta = obj["metadata"]
+        kind, ns, name = obj["kind"], meta.get("namespace") or "default", meta["name"]
+        current = await store.get(kind, ns, name)
+        result = {"apiVersion": obj.get("apiVersion"), "kind": kind, "namespace": ns, "name": name}
+        if current is None:
+            await store.create(obj)
+            return {**result, "action": "created"}
+        updated = copy.deepcopy(current)
+        for field in ("spec", "data"):
+            if field in obj:
+                updated[field] = obj[field]
+        updated["metadata"]["labels"] = meta.get("labels") or {}
+        updated["metadata"]["annotations"] = meta.get("annotations") or {}
+        if updated == current:
+            return {**result, "action": "unchanged"}
+        await store.update(updated)
+        return {**result, "action": "configured"}
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def _items(self, resource: str, ns: str | None) -> list[dict] | None:
+        plane = self.plane
+        if resource in STORED:
+            return [copy.deepcopy(o) for o in plane.store.peek(STORED[resource], ns)]
+        if resource == "pods":
+            return [pod_object(p) for p in plane.runtime.pods() if ns is None or p.template.namespace == ns]
+        if resource == "kubeservices":
+            return [o for o in plane.kube_services() if ns is None or o["metadata"]["namespace"] == ns]
+        return None
+
+    async def list(self, request: web.Request) -> web.StreamResponse:
+        resource = request.match_info["resource"]
+        ns = None if request.query.get("allNamespaces") in ("1", "true") else request.query.get("namespace") or "default"
+        items = self._items(resource, ns)
+        if items is None:
+            return error(404, f'the server does not have a resource type "{resource}"')
+        if request.query.get("watch") in ("1", "true"):
+            return await self.watch(request, resource, ns, request.query.get("name"))
+        return json_response({"items": sorted(items, key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))})
+
+    async def get(self, request: web.Request) -> web.Response:
+        resource, ns, name = (request.match_info[k] for k in ("resource", "ns", "name"))
+        items = self._items(resource, ns)
+        if items is None:
+            return error(404, f'the server does not have a resource type "{resource}"')
+        for obj in items:
+            if obj["metadata"]["name"] == name:
+                return json_response(obj)
+        return error(404, f'{self._resource_name(resource)} "{name}" not found')
+
+    async def delete(self, request: web.Request) -> web.Response:
+        resource, ns, name = (request.match_info[k] for k in ("resource", "ns", "name"))
+        if resource not in STORED:
+            return error(405, f"{resource} cannot be deleted")
+        deleted = await self.plane.store.delete(STORED[resource], ns, name)
+        if deleted is None:
+            return error(404, f'{self._resource_name(resource)} "{name}" not found')
+        return json_response({"deleted": deleted})
+
+    @staticmethod
+    def _resource_name(resource: str) -> str:
+        kind = STORED.get(resource)
+        return RESOURCE_NAMES.get(kind, resource) if kind else resource
+
+    async def watch(self, request: web.Request, resource: str, ns: str | None, name: str | None) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await resp.prepare(request)
+        events: asyncio.Queue = asyncio.Queue()
+        seen: dict[str, dict] = {}
+
+        def matches(obj: dict) -> bool:
+            m = obj["metadata"]
+            return (ns is None or m.get("namespace") == ns) and (name is None or m["name"] == name)
+
+        def refresh() -> None:
+            current = {o["metadata"]["name"]: o for o in self._items(resource, ns) or [] if matches(o)}
+            for key, obj in current.items():
+                if key not in seen:
+                    events.put_nowait(("ADDED", obj))
+                elif seen[key] != obj:
+                    events.put_nowait(("MODIFIED", obj))
+            for key in [k for k in seen if k not in current]:
+                events.put_nowait(("DELETED", seen.pop(key)))
+            seen.update(current)
+
+        unsubscribe = self.plane.store.subscribe(lambda event, obj: refresh())
+        on_pods = None
+        if resource == "pods":
+            on_pods = lambda _ns, _name: refresh()  # noqa: E731
+            self.plane.runtime.subscribe(on_pods)
+        refresh()
+        try:
+            while True:
+                event, obj = await events.get()
+                await resp.write(orjson.dumps({"type": event, "object": obj}) + b"\n")
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            unsubscribe()
+            if on_pods is not None:
+                self.plane.runtime.listeners.remove(on_pods)
+        return resp
+
+    async def logs(self, request: web.Request) -> web.StreamResponse:
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        container = request.query.get("container", "user-container")
+        if container not in ("user-container", "queue-proxy"):
+            return error(400, f'container "{container}" is not valid for pod "{name}": use user-container or queue-proxy')
+        path = self.plane.log_path(ns, name, container)
+        if path is None or not path.exists():
+            return error(404, f'pods "{name}" not found')
+        data = path.read_bytes()
+        tail = request.query.get("tail")
+        if tail and tail.isdigit():
+            data = b"".join(data.splitlines(keepends=True)[-int(tail) :]) if int(tail) else b""
+        if request.query.get("follow") not in ("1", "true"):
+            return web.Response(body=data, content_type="text/plain")
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await resp.prepare(request)
+        await resp.write(data)
+        offset = path.stat().st_size
+        try:
+            while self.plane.runtime.find_pod(ns, name) is not None:
+                await asyncio.sleep(0.25)
+                size = path.stat().st_size
+                if size > offset:
+                    with path.open("rb") as f:
+                        f.seek(offset)
+                        await resp.write(f.read(size - offset))
+                    offset = size
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        return resp
+
+    async def directory(self, request: web.Request) -> web.Response:
+        try:
+            known = int(request.query.get("version", "-1"))
+            wait = min(float(request.query.get("wait", "30")), 60.0)
+        except ValueError:
+            return error(400, "version and wait must be numbers")
+        body = await self.plane.directory.wait_newer(known, wait)
+        return web.Response(body=body, content_type="application/json")
