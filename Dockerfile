@@ -11,7 +11,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev libnghttp2-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml setup.py README.md ./
+COPY pyproject.toml setup.py README.md LICENSE ./
 COPY ext ./ext
 COPY dataplane ./dataplane
 # a missing compiler must fail the build, not fall back to the pure-Python twins
@@ -28,7 +28,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 # the wheels are bind-mounted from the build stage, so no layer keeps them
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels /wheels/dataplane-*.whl \
+    pip install --no-cache-dir --no-index --find-links=/wheels /wheels/serverless_dataplane-*.whl \
     && dataplane version
 # numeric, so the kubelet can check runAsNonRoot without a passwd entry
 USER 65532:65532

@@ -75,7 +75,7 @@ def test_copied_sources_exist_and_pass_the_dockerignore():
 
     steps = instructions((ROOT / "Dockerfile").read_text())
     sources = [src for word, args in steps if word == "COPY" and "--from" not in args for src in shlex.split(args)[:-1]]
-    assert sources == ["pyproject.toml", "setup.py", "README.md", "ext", "dataplane"]
+    assert sources == ["pyproject.toml", "setup.py", "README.md", "LICENSE", "ext", "dataplane"]
     for src in sources:
         assert (ROOT / src).exists(), src
         assert not excluded(src), f"{src} is excluded by .dockerignore"
