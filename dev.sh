@@ -54,6 +54,9 @@ ensure_venv() {
     if [ "$(cat "$VENV/.dataplane-stamp" 2>/dev/null)" != "$stamp" ]; then
         log "installing dataplane and its dependencies into $VENV"
         "$PY" -m pip install -q --upgrade pip setuptools wheel Cython
+        # this project was installed as "dataplane" before it had its own distribution name; a venv
+        # from then would keep that record (and its claim on bin/dataplane) beside the new one
+        "$PY" -m pip uninstall -q -y dataplane >/dev/null 2>&1 || true
         # "compat" puts the checkout on sys.path with a plain .pth line; the default mode installs an
         # import hook that loads pathlib into every process, 0.6 MB more in each queue-proxy.
         "$PY" -m pip install -q --no-build-isolation -e '.[test]' --config-settings editable_mode=compat 2>/dev/null ||
