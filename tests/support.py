@@ -132,18 +132,17 @@ class Pod:
         self.app.stop()
 
 
-def start_pod(**env: str) -> Pod:
-    """Start the test app behind a queue-proxy; ``env`` overrides the queue-proxy's environment."""
-    app = start_testapp()
+def queue_proxy_env(app_port: int) -> tuple[dict[str, int], dict[str, str]]:
+    """Free ports for a test queue-proxy, and its environment in front of an app on ``app_port``."""
     ports = {name: free_port() for name in ("serving", "admin", "stats", "metrics")}
-    base = {
+    return ports, {
         "CONTAINER_CONCURRENCY": "0",
         "QUEUE_SERVING_PORT": str(ports["serving"]),
         "QUEUE_ADMIN_PORT": str(ports["admin"]),
         "QUEUE_STATS_PORT": str(ports["stats"]),
         "QUEUE_METRICS_PORT": str(ports["metrics"]),
         "QUEUE_BIND_ADDRESS": "127.0.0.1",
-        "USER_PORT": str(app.port),
+        "USER_PORT": str(app_port),
         "REVISION_TIMEOUT_SECONDS": "30",
         "SERVING_NAMESPACE": "default",
         "SERVING_CONFIGURATION": "hello",
@@ -151,6 +150,12 @@ def start_pod(**env: str) -> Pod:
         "SERVING_POD": "hello-00001-pod",
         "SERVING_POD_IP": "127.0.0.1",
     }
+
+
+def start_pod(**env: str) -> Pod:
+    """Start the test app behind a queue-proxy; ``env`` overrides the queue-proxy's environment."""
+    app = start_testapp()
+    ports, base = queue_proxy_env(app.port)
     base.update(env)
     try:
         qp = Proc(dataplane_cmd("queue-proxy"), env=base, port=ports["serving"])

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from dataplane.ports import free_port
-from tests.support import ROOT, Proc, start_testapp
+from tests.support import ROOT, Proc, queue_proxy_env, start_testapp
 
 pytestmark = pytest.mark.slow
 
@@ -105,25 +104,12 @@ def test_sdist_wheel_installs_and_runs(tmp_path):
     app = start_testapp()
     qp = None
     try:
-        ports = {name: free_port() for name in ("serving", "admin", "stats", "metrics")}
-        env = {
-            "PYTHONPATH": "",  # empty: the installed package, not this checkout
-            "DATAPLANE_NO_EXTENSIONS": "",
-            "DATAPLANE_REQUIRE_EXTENSIONS": "1",
-            "CONTAINER_CONCURRENCY": "0",
-            "QUEUE_SERVING_PORT": str(ports["serving"]),
-            "QUEUE_ADMIN_PORT": str(ports["admin"]),
-            "QUEUE_STATS_PORT": str(ports["stats"]),
-            "QUEUE_METRICS_PORT": str(ports["metrics"]),
-            "QUEUE_BIND_ADDRESS": "127.0.0.1",
-            "USER_PORT": str(app.port),
-            "REVISION_TIMEOUT_SECONDS": "30",
-            "SERVING_NAMESPACE": "default",
-            "SERVING_CONFIGURATION": "hello",
-            "SERVING_REVISION": "hello-00001",
-            "SERVING_POD": "hello-00001-pod",
-            "SERVING_POD_IP": "127.0.0.1",
-        }
+        ports, env = queue_proxy_env(app.port)
+        env.update(
+            PYTHONPATH="",  # empty: the installed package, not this checkout
+            DATAPLANE_NO_EXTENSIONS="",
+            DATAPLANE_REQUIRE_EXTENSIONS="1",
+        )
         qp = Proc([str(dataplane), "queue-proxy"], env=env, port=ports["serving"])
         with urllib.request.urlopen(f"http://127.0.0.1:{ports['serving']}/", timeout=10) as response:
             assert response.status == 200
