@@ -113,6 +113,19 @@ def run(args: argparse.Namespace) -> int:
     if not settings.directory_url:
         print("activator: --directory (or ACTIVATOR_DIRECTORY_URL) is required", file=sys.stderr)
         return 2
+    from dataplane.activator.links import check_ws_url
+    from dataplane.http.fetch import FetchError, split_url
+
+    try:
+        split_url(settings.directory_url)
+        if settings.autoscaler_url:
+            check_ws_url(settings.autoscaler_url)
+    except FetchError as exc:
+        print(f"activator: --directory: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"activator: --autoscaler: {exc}", file=sys.stderr)
+        return 2
     import uvloop
 
     try:

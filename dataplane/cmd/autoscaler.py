@@ -40,6 +40,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.directory:
         print("autoscaler: --directory (or AUTOSCALER_DIRECTORY_URL) is required", file=sys.stderr)
         return 2
+    from dataplane.http.fetch import FetchError, split_url
+
+    try:
+        split_url(args.directory)
+    except FetchError as exc:
+        print(f"autoscaler: --directory: {exc}", file=sys.stderr)
+        return 2
     try:
         config = load_config(args.config) if args.config else {}
         AutoscalerConfig.from_map(config)  # fail at start, not on the first tick
