@@ -41,6 +41,8 @@ PYEOF
     command -v h2load >/dev/null || pkgs+=(nghttp2-client)
     command -v node >/dev/null || pkgs+=(nodejs)
     command -v curl >/dev/null || pkgs+=(curl)
+    # the completion test checks `dataplane completion zsh` with zsh itself
+    command -v zsh >/dev/null || pkgs+=(zsh)
     [ ${#pkgs[@]} -eq 0 ] || apt_install "${pkgs[@]}"
 }
 

@@ -21,7 +21,11 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "get": ("list or show resources", "dataplane.cli.get"),
     "delete": ("delete resources", "dataplane.cli.delete"),
     "describe": ("show a resource in detail", "dataplane.cli.describe"),
-    "logs": ("print a pod's logs", "dataplane.cli.logs"),
+    "logs": ("print the logs of a pod, or of every pod of a service or revision", "dataplane.cli.logs"),
+    "service": ("create, update, list, describe or delete Knative services (kn style)", "dataplane.cli.service"),
+    "revision": ("list, describe or delete revisions (kn style)", "dataplane.cli.revision"),
+    "route": ("list routes (kn style)", "dataplane.cli.route"),
+    "completion": ("print a bash or zsh completion script", "dataplane.cli.completion"),
 }
 
 

@@ -1,7 +1,7 @@
 """The local control API the `dataplane` CLI talks to, and the directory the activator follows.
 
 Paths: ``POST /v1/apply``; ``GET /v1/<resource>[?namespace=|allNamespaces=1][&watch=1]``;
-``GET|DELETE /v1/<resource>/<ns>/<name>``; ``GET /v1/pods/<ns>/<name>/log``;
+``GET|DELETE /v1/<resource>/<ns>/<name>``; ``GET /v1/pods/<ns>/<name>/log[?container=&follow=&tail=&sinceTime=&timestamps=&previous=]``;
 ``GET /v1/directory?version=N&wait=S``. Errors are ``{"error": ..., "details": [...]}``.
 """
 
@@ -16,6 +16,7 @@ from aiohttp import web
 from dataplane.api import FieldError, ValidationError, admit, keys, schema
 from dataplane.api.strict import unknown_fields
 from dataplane.controller.store import RESOURCE_NAMES, Conflict
+from dataplane.platform.local.podlogs import LogReader, normal_time, previous_path, render, select, valid_time
 from dataplane.platform.local.podspec import WORKING_DIR_ANNOTATION
 from dataplane.platform.local.runtime import pod_object
 
@@ -253,32 +254,52 @@ class ApiServer:
         return resp
 
     async def logs(self, request: web.Request) -> web.StreamResponse:
+        """A container's log: ``container``, ``follow``, ``tail`` (lines), ``sinceTime`` (RFC 3339), ``timestamps``
+        and ``previous`` (the run before the last restart), as the kubelet's log endpoint takes them."""
         ns, name = request.match_info["ns"], request.match_info["name"]
-        container = request.query.get("container", "user-container")
+        query = request.query
+        container = query.get("container", "user-container")
         if container not in ("user-container", "queue-proxy"):
             return error(400, f'container "{container}" is not valid for pod "{name}": use user-container or queue-proxy')
+        tail = query.get("tail")
+        if tail is not None and not tail.isdigit():
+            return error(400, f"tail must be a whole number of lines, got {tail!r}")
+        since = query.get("sinceTime")
+        if since is not None and not valid_time(since):
+            return error(400, f"sinceTime must be an RFC 3339 time such as 2026-01-02T03:04:05Z, got {since!r}")
+        since = normal_time(since) if since is not None else None
+        timestamps = query.get("timestamps") in ("1", "true")
         path = self.plane.log_path(ns, name, container)
         if path is None or not path.exists():
             return error(404, f'pods "{name}" not found')
+        if query.get("previous") in ("1", "true"):
+            path = previous_path(path)
+            if not path.exists():
+                return error(400, f'previous terminated container "{container}" in pod "{name}" not found')
         data = path.read_bytes()
-        tail = request.query.get("tail")
-        if tail and tail.isdigit():
-            data = b"".join(data.splitlines(keepends=True)[-int(tail) :]) if int(tail) else b""
-        if request.query.get("follow") not in ("1", "true"):
-            return web.Response(body=data, content_type="text/plain")
+        reader = LogReader()
+        body = render(select(reader.feed(data), since, int(tail) if tail is not None else None), timestamps)
+        if query.get("follow") not in ("1", "true") or query.get("previous") in ("1", "true"):
+            return web.Response(body=body, content_type="text/plain")
         resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
         await resp.prepare(request)
-        await resp.write(data)
-        offset = path.stat().st_size
+        await resp.write(body)
+        offset = len(data)
         try:
             while self.plane.runtime.find_pod(ns, name) is not None:
                 await asyncio.sleep(0.25)
-                size = path.stat().st_size
+                try:
+                    size = path.stat().st_size
+                except FileNotFoundError:
+                    size = 0
+                if size < offset:
+                    offset = 0  # the container restarted: its new log begins
                 if size > offset:
                     with path.open("rb") as f:
                         f.seek(offset)
-                        await resp.write(f.read(size - offset))
+                        chunk = f.read(size - offset)
                     offset = size
+                    await resp.write(render(select(reader.feed(chunk), since), timestamps))
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         return resp

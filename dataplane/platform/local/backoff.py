@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+from dataplane.platform.local.podlogs import LogReader, render
+
 INITIAL = 10.0
 """Seconds the kubelet waits before the second restart of a crashing container."""
 MAXIMUM = 300.0
@@ -66,6 +68,7 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES, limit: int = LOG_TAIL_BYTE
             data = f.read(limit)
     except OSError:
         return ""
-    text = data.decode("utf-8", "replace")
+    entries = LogReader().feed(data if data.endswith(b"\n") else data + b"\n")
+    text = render(entries, timestamps=False).decode("utf-8", "replace")
     kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
     return " | ".join(kept)[:limit]

@@ -16,6 +16,7 @@ from dataplane.controller.health import NOT_LISTENING
 from dataplane.ports import free_port
 from dataplane.http.probe import connect_now
 from dataplane.platform.local.backoff import CrashBackoff, exit_code, exit_message, exit_reason, log_tail
+from dataplane.platform.local.podlogs import rotate, spawn_logged
 from dataplane.platform.local.podspec import PodTemplate
 
 PORT_NAMES = ("user", "serving", "admin", "stats", "metrics")
@@ -28,11 +29,8 @@ def pod_suffix(rng: random.Random) -> str:
 
 
 async def spawn_process(argv: list[str], env: dict, cwd: str, log_path: Path) -> asyncio.subprocess.Process:
-    """Start one container's process in a session of its own, its output appended to ``log_path``."""
-    with open(log_path, "ab") as log:
-        return await asyncio.create_subprocess_exec(
-            *argv, env=env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
+    """Start one container's process in a session of its own, its output appended to ``log_path`` with times."""
+    return await spawn_logged(argv, env, cwd, log_path)
 
 
 class LocalPod:
@@ -94,6 +92,8 @@ class LocalPod:
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     async def _spawn(self, argv: list[str], env: dict, cwd: str, container: str) -> asyncio.subprocess.Process:
+        # a restart keeps the last run's log for `logs --previous`, as the kubelet does
+        rotate(self.log_path(container))
         return await self.spawn(argv, env, cwd, self.log_path(container))
 
     async def _start_app(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import sys
 
+import pytest
+
 from tests.unit.cli.test_get import seed
 from tests.unit.cli.test_seed import LISTING_1
 
@@ -133,8 +135,8 @@ async def test_logs_of_missing_pod(control, run):
 
 
 async def test_logs_wrong_type(control, run):
-    result = await run("logs ksvc/x")
-    assert (result.rc, result.err) == (1, 'error: logs are only available for pods, not "ksvc"\n')
+    result = await run("logs cm/x")
+    assert (result.rc, result.err) == (1, 'error: logs are only available for pods, services and revisions, not "cm"\n')
 
 
 async def test_server_flag_on_every_command(control, run, monkeypatch, tmp_path):
@@ -144,3 +146,58 @@ async def test_server_flag_on_every_command(control, run, monkeypatch, tmp_path)
     for line in (f"apply -f {tmp_path / 'cm.yaml'}", "get cm c", "describe cm c", "logs p", "delete cm c"):
         result = await run(f"{line} --server {control.url}")
         assert result.rc == 0, (line, result.err)
+
+
+def pod_of(control, name: str, service: str, revision: str) -> None:
+    seed(control, "pods", name)
+    control.store["pods"][("default", name)]["metadata"]["labels"] = {
+        "serving.knative.dev/service": service, "serving.knative.dev/revision": revision}
+
+
+async def test_logs_of_a_service_or_revision_prefix_every_pod(control, run):
+    seed(control, "services", "web")
+    seed(control, "revisions", "web-00002")
+    pod_of(control, "web-00001-a", "web", "web-00001")
+    pod_of(control, "web-00002-b", "web", "web-00002")
+    pod_of(control, "other-c", "other", "other-00001")
+    control.logs[("default", "web-00001-a", "user-container")] = "one\ntwo\n"
+    control.logs[("default", "web-00002-b", "user-container")] = "three"
+    service = await run("logs ksvc/web")
+    assert (service.rc, service.out) == (0, "[pod/web-00001-a/user-container] one\n[pod/web-00001-a/user-container] two\n"
+                                            "[pod/web-00002-b/user-container] three\n")
+    revision = await run("logs revision/web-00002 --since 5m --timestamps --tail 3")
+    assert revision.out == "[pod/web-00002-b/user-container] three\n"
+    sent = [q for m, q in control.requests if q.startswith("/v1/pods/default/web-00002-b/log")][-1]
+    assert "timestamps=1" in sent and "tail=3" in sent and "sinceTime=20" in sent
+    followed = await run("logs ksvc/web -f")
+    assert sorted(followed.out.splitlines()) == ["[pod/web-00001-a/user-container] one",
+                                                 "[pod/web-00001-a/user-container] two",
+                                                 "[pod/web-00002-b/user-container] three"]
+
+
+async def test_logs_selectors_that_find_nothing(control, run):
+    missing = await run("logs ksvc/nothing")
+    assert (missing.rc, missing.err) == (1, 'error: services.serving.knative.dev "nothing" not found\n')
+    seed(control, "services", "idle")
+    idle = await run("logs ksvc/idle")
+    assert (idle.rc, idle.out) == (0, "")
+    assert idle.err == "No pods found for service/idle in default namespace (it may be scaled to zero).\n"
+
+
+async def test_logs_flags_are_checked_before_anything_is_sent(control, run, capsys):
+    for line, message in [
+        ("logs p --since 5", "argument --since: invalid duration '5': missing unit in duration '5'"),
+        ("logs p --since=-1s", "argument --since: invalid duration '-1s': must be positive"),
+    ]:
+        with pytest.raises(SystemExit):
+            await run(line)
+        assert message in capsys.readouterr().err
+    both = await run("logs p -f --previous")
+    assert (both.rc, both.err) == (1, "error: only one of --follow and --previous can be used\n")
+    assert not [q for _, q in control.requests if "/log" in q]
+
+
+def test_since_is_sent_as_an_rfc3339_time():
+    from dataplane.cli.logs import rfc3339_since
+
+    assert rfc3339_since(90, 1_700_000_090.25) == "2023-11-14T22:13:20.250000Z"

@@ -87,7 +87,10 @@ async def test_an_app_that_exits_is_restarted_with_the_kubelets_back_off(rig, ru
             await until(lambda: len(launcher.of("user-container")) == i + 1, "app started again")
             assert pod.waiting_reason == ""
         assert (pod.last_exit_code, pod.last_exit_reason) == (1, "Error")
-        assert pod.message == f"the command exited with code 1; last log lines: {' | '.join(f'boom {n}' for n in range(1, i + 1))}"
+        # each run has a log of its own (the one before is kept for `logs --previous`): the message quotes this run's
+        assert pod.message == f"the command exited with code 1; last log lines: boom {i}"
+        if not wait:
+            assert (pod.log_dir / "user-container.previous.log").read_text() == f"boom {i}\n"
     assert len(launcher.of("queue-proxy")) == 1
 
 
