@@ -183,8 +183,18 @@ async def test_kubectl_apply_of_an_invalid_service_is_refused_with_the_field_pat
     stored = fake.get(r.SERVICE, "default", "knative-example")
     assert stored["spec"]["template"]["spec"]["containerConcurrency"] == 0
     assert stored["spec"]["traffic"] == [{"latestRevision": True, "percent": 100}]
-    names = {name for name, _ in fake.webhooks.calls}
-    assert {"webhook.serving.knative.dev", "validation.webhook.serving.knative.dev"} <= names
+    # the controller's own writes pass the same webhooks
+    await eventually(lambda: fake.get(r.REVISION, "default", "knative-example-00001"), timeout=10)
+    assert ("validation.webhook.serving.knative.dev", "CREATE") in fake.webhooks.calls
+
+    # an update is judged too, against what is stored
+    changed = yaml.safe_load((DEPLOY / "examples" / "service.yaml").read_text())
+    changed["spec"]["template"]["metadata"] = {"annotations": {"autoscaling.knative.dev/class": "hpa.autoscaling.knative.dev"}}
+    bad.write_text(yaml.safe_dump(changed))
+    code, _, err = await run_kubectl(tmp_path, fake.url, "apply", "-f", str(bad))
+    assert code != 0 and "spec.template.metadata.annotations[autoscaling.knative.dev/class]" in err
+    assert ("validation.webhook.serving.knative.dev", "UPDATE") in fake.webhooks.calls
+    assert fake.get(r.SERVICE, "default", "knative-example")["spec"] == stored["spec"]
 
 
 async def test_kubectl_apply_of_a_bad_platform_configmap_is_refused_naming_the_key(fake, plane, tmp_path):
