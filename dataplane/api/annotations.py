@@ -268,9 +268,21 @@ def parse_revision_annotations(annotations: object, config: AutoscalerConfig,
     return r.values, r.errors
 
 
+HPA_REFUSED = (f"{quote(HPA)} is not supported: this data plane has no HorizontalPodAutoscaler class, so the "
+               f"revision would never be scaled; use {quote(KPA)} (the default) with metric \"concurrency\" or \"rps\"")
+
+
 def validate_revision_annotations(annotations: object, path: str, config: AutoscalerConfig) -> list[FieldError]:
-    """Every problem with a revision's annotations; ``path`` ends in ``annotations``."""
-    return parse_revision_annotations(annotations, config, path)[1]
+    """Every problem with a revision's annotations; ``path`` ends in ``annotations``.
+
+    Admission also refuses the HPA class, which Knative accepts: nothing here
+    would scale such a revision (the autoscaler leaves classes other than the
+    KPA alone), so it is refused up front rather than left at its initial scale.
+    """
+    values, errors = parse_revision_annotations(annotations, config, path)
+    if values.get("class") == HPA:
+        errors.insert(0, FieldError(f"{path}[{get(annotations, CLASS)[0]}]", HPA_REFUSED))
+    return errors
 
 
 def _scale_bounds(r: _Reader, config: AutoscalerConfig) -> None:

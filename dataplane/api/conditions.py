@@ -107,6 +107,21 @@ def initialize(status: Mapping | None, kind: str, *, now: Clock) -> dict:
     return out
 
 
+VALIDATION_FAILED = "ValidationFailed"
+
+
+def mark_invalid(status: Mapping | None, kind: str, message: str, generation: int, *, now: Clock) -> dict:
+    """``Ready=False``, reason ``ValidationFailed``, for a stored object that admission would refuse.
+
+    Such an object got in while the webhook was away or before it was installed;
+    its children are left as they are until it is fixed, and the next reconcile
+    of a valid spec derives ``Ready`` afresh.
+    """
+    out = initialize(status, kind, now=now)
+    out = set_condition(out, READY, FALSE, VALIDATION_FAILED, message, now=now)
+    return set_observed_generation(out, generation)
+
+
 def set_observed_generation(status: Mapping | None, generation: int) -> dict:
     """Record which ``metadata.generation`` this status describes."""
     out = _copy(status)

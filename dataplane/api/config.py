@@ -284,4 +284,23 @@ class Config:
         )
 
 
+CONFIGMAP_PARSERS = {
+    DEFAULTS_CONFIGMAP: parse_defaults,
+    DOMAIN_CONFIGMAP: parse_domain,
+    GC_CONFIGMAP: parse_gc,
+    AUTOSCALER_CONFIGMAP: AutoscalerConfig.from_map,
+}
+"""The parser of each platform ConfigMap ``Config`` is made of, by ConfigMap name."""
+
+
+def check_configmap(name: str, data: Mapping[str, str]) -> None:
+    """Raise :class:`ConfigError` when ``data`` is not a valid ConfigMap ``name``; other names pass.
+
+    The same parsers the components use, so what admission takes they can load.
+    """
+    parse = CONFIGMAP_PARSERS.get(name)
+    if parse is not None:
+        parse(data)
+
+
 DEFAULT_CONFIG = Config()

@@ -35,6 +35,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def starting_config(path: str) -> dict[str, str]:
+    """The ``config-autoscaler`` data to start with; ``ConfigError``/``ConfigFileError`` when there is none.
+
+    A file given by hand that is invalid stops the start (exit 2). A mounted
+    ConfigMap (a directory) that is invalid got past the webhook (it was down, or
+    the map predates it): exiting would crash-loop the pod on it, so the
+    autoscaler starts on Knative's defaults, says so, and takes the map once fixed.
+    """
+    config = load_config(path) if path else {}
+    try:
+        AutoscalerConfig.from_map(config)  # fail at start, not on the first tick
+    except ConfigError as exc:
+        if not os.path.isdir(path):
+            raise
+        print(f"autoscaler: {exc}; starting with the defaults until it is fixed", file=sys.stderr, flush=True)
+        return {}
+    return config
+
+
 def run(args: argparse.Namespace) -> int:
     """Run until SIGTERM; 2 for bad flags or configuration, 1 if the port cannot be bound."""
     if not args.directory:
@@ -48,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"autoscaler: --directory: {exc}", file=sys.stderr)
         return 2
     try:
-        config = load_config(args.config) if args.config else {}
-        AutoscalerConfig.from_map(config)  # fail at start, not on the first tick
+        config = starting_config(args.config)
     except (ConfigFileError, ConfigError) as exc:
         print(f"autoscaler: {exc}", file=sys.stderr)
         return 2

@@ -43,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--bind", default=env("CONTROLLER_BIND", "0.0.0.0"))
     parser.add_argument("--port", type=int, default=int(env("CONTROLLER_PORT", "8080")), help="directory, decisions and probes")
+    parser.add_argument(
+        "--webhook-port",
+        type=int,
+        default=int(env("CONTROLLER_WEBHOOK_PORT", "8443")),
+        help="the admission webhook's HTTPS port (-1: serve no webhook)",
+    )
     parser.add_argument("--identity", default=env("POD_NAME") or socket.gethostname(), help="this replica's name in the Lease")
     parser.add_argument("--lease-name", default=env("CONTROLLER_LEASE_NAME", "dataplane-controller"))
     parser.add_argument(
@@ -74,6 +80,8 @@ def settings_from(args: argparse.Namespace):
         raise ValueError("need 0 < --retry-period < --renew-deadline < --lease-duration")
     if not 0 <= args.port <= 65535:
         raise ValueError("--port: must be 0-65535")
+    if not -1 <= args.webhook_port <= 65535:
+        raise ValueError("--webhook-port: must be 0-65535, or -1 for none")
     ns = args.system_namespace
     lease = LeaseSettings(ns, args.identity, args.lease_name, args.lease_duration, args.renew_deadline, args.retry_period)
     return ControllerSettings(
@@ -83,6 +91,7 @@ def settings_from(args: argparse.Namespace):
         activator_service=args.activator_service,
         bind=args.bind,
         port=args.port,
+        webhook_port=None if args.webhook_port == -1 else args.webhook_port,
     )
 
 

@@ -31,7 +31,7 @@ def kubeconfig(path, server: str) -> str:
 async def test_controller_process_leads_and_releases_on_sigterm(fake, tmp_path):
     config = kubeconfig(tmp_path / "kubeconfig", fake.url)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "dataplane", "controller", "--kubeconfig", config, "--bind", "127.0.0.1", "--port", "0",
+        sys.executable, "-m", "dataplane", "controller", "--kubeconfig", config, "--bind", "127.0.0.1", "--port", "0", "--webhook-port", "0",
         "--identity", "cli-1", "--lease-duration", "2", "--renew-deadline", "1.5", "--retry-period", "0.2", "--log-level", "WARNING",
     )  # fmt: skip
     try:
@@ -64,6 +64,7 @@ async def test_controller_process_without_a_cluster_exits_1(tmp_path):
         (["--retry-period", "5", "--renew-deadline", "4"], "--retry-period"),
         (["--renew-deadline", "20"], "--renew-deadline"),
         (["--port", "70000"], "--port"),
+        (["--webhook-port", "-2"], "--webhook-port"),
     ],
 )
 def test_bad_flags_are_named(flags, problem):

@@ -40,6 +40,7 @@ async def plane(kube):
         bind="127.0.0.1",
         port=0,
         informer_options={"backoff": (0.05, 0.2)},
+        webhook_port=0,
     )
     plane = ControllerPlane(kube, settings)
     stop = asyncio.Event()
@@ -214,6 +215,7 @@ def settings(identity: str) -> ControllerSettings:
         bind="127.0.0.1",
         port=0,
         informer_options={"backoff": (0.05, 0.2)},
+        webhook_port=0,
     )
 
 
@@ -244,8 +246,9 @@ async def test_a_standby_serves_the_directory_and_takes_over_when_the_leader_sto
     assert fake.get(r.LEASE, SYSTEM, "dataplane-controller")["spec"]["holderIdentity"] is None
 
 
-async def test_a_service_with_a_misspelt_field_is_left_alone_as_the_local_api_refuses_it(fake, kube, plane, caplog):
-    # no webhook on the cluster: what kubectl stored is decoded by the controller with the same strict admission
+async def test_a_service_that_got_past_admission_is_ready_false_with_the_local_apis_messages(fake, kube, plane, caplog):
+    # stored as if the webhook had been down (or before it was installed): the controller decodes it
+    # with the same strict admission, and says why on the object, not only in its log
     typo = admit(yaml.safe_load(LISTING_1))
     typo["metadata"]["name"] = "typo"
     typo["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {"runAsNonRoot": True, "runAsNonroot": True}
@@ -254,9 +257,25 @@ async def test_a_service_with_a_misspelt_field_is_left_alone_as_the_local_api_re
     good["metadata"]["name"] = "good"
     await kube.request("POST", r.SERVICE.path(NS), body=good)
     await eventually(lambda: fake.get(r.CONFIGURATION, NS, "good"))
-    message = await eventually(lambda: [rec.getMessage() for rec in caplog.records if "typo" in rec.getMessage()])
-    assert set(message) == {  # once per reconcile: a resync may have come first
-        "Service default/typo is not valid: spec.template.spec.containers[0].securityContext.runAsNonroot: "
+    message = (
+        "spec.template.spec.containers[0].securityContext.runAsNonroot: "
         'unknown field; did you mean "runAsNonRoot"?'
-    }
+    )
+    stored = await eventually(lambda: condition(fake.get(r.SERVICE, NS, "typo"), "Ready") == "False" and fake.get(r.SERVICE, NS, "typo"))
+    (ready,) = [c for c in stored["status"]["conditions"] if c["type"] == "Ready"]
+    assert (ready["reason"], ready["message"]) == ("ValidationFailed", message)
+    assert stored["status"]["observedGeneration"] == stored["metadata"]["generation"]
+    logged = {rec.getMessage() for rec in caplog.records if "typo" in rec.getMessage()}
+    assert logged == {f"Service default/typo is not valid: {message}"}  # once per reconcile: a resync may have come first
     assert fake.get(r.CONFIGURATION, NS, "typo") is None and fake.get(r.ROUTE, NS, "typo") is None
+
+    # fixed, it is reconciled as any other, and Ready is derived afresh
+    fixed = fake.get(r.SERVICE, NS, "typo")
+    del fixed["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsNonroot"]
+    await kube.request("PUT", r.SERVICE.path(NS, "typo"), body=fixed)
+    await eventually(lambda: fake.get(r.CONFIGURATION, NS, "typo"))
+    await eventually(lambda: ready_reason(fake.get(r.SERVICE, NS, "typo")) != "ValidationFailed")
+
+
+def ready_reason(obj: dict) -> str | None:
+    return next((c.get("reason") for c in obj["status"]["conditions"] if c["type"] == "Ready"), None)

@@ -1,10 +1,11 @@
 """The shared controller loop with the Kubernetes backend's additions.
 
-No admission webhook runs on the cluster, so a Service, Configuration or Route
-is decoded strictly, defaulted and validated here by the same ``admit`` as the
-local control API, as the webhook would have done before storing it
-(``kubectl apply`` of a v1 object with fields left out works as with Knative;
-one with a misspelt field is logged as invalid and left alone). After
+The admission webhook (``webhook.py``) refuses invalid objects at ``kubectl
+apply``, but one may still be stored (the webhook was down, or the object
+predates it), so a Service, Configuration or Route is decoded strictly,
+defaulted and validated here too, by the same ``admit``; an invalid one gets
+``Ready=False`` with reason ``ValidationFailed`` and the field errors as its
+message, and its children are left alone until it is fixed. After
 ``reconcile_route`` the Route's HTTPRoutes are written; Routes are re-reconciled
 when a revision's path changes (the autoscaler moved it between Serve and
 Proxy, or its ready endpoints appeared or vanished); platform ConfigMaps are
@@ -17,6 +18,7 @@ import logging
 from collections.abc import Callable
 
 from dataplane.api import ValidationError, admit, keys
+from dataplane.api import conditions as c
 from dataplane.api.config import Config
 from dataplane.controller import reconcilers
 from dataplane.controller.loop import Controller, Key
@@ -55,12 +57,16 @@ class KubernetesController(Controller):
         if obj is None:
             return
         cfg = self.config()
+        now = self.clock()
         try:
             obj = admit(obj, cfg)  # the webhook's strict decoding, defaulting and validation
-        except ValidationError as exc:  # the object stays as it is until it is fixed
-            log.error("%s %s/%s is not valid: %s", kind, ns, name, exc)
+        except ValidationError as exc:  # its children stay as they are until it is fixed
+            log.warning("%s %s/%s is not valid: %s", kind, ns, name, exc)
+            message = "; ".join(str(e) for e in exc.errors)
+            status = c.mark_invalid(obj.get("status"), kind, message, obj["metadata"].get("generation", 1), now=now)
+            if obj.get("status") != status:
+                await self.store.update_status({**obj, "status": status})
             return
-        now = self.clock()
         if kind == keys.SERVICE:
             await reconcilers.reconcile_service(self.store, obj, now)
         elif kind == keys.CONFIGURATION:

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.certs import WebhookCertificates
 from dataplane.platform.kubernetes.client import KubeClient
 from dataplane.platform.kubernetes.controller import KubernetesController
 from dataplane.platform.kubernetes.decisions import ScaleDecisions
 from dataplane.platform.kubernetes.directory import KubernetesDirectory
+from dataplane.platform.kubernetes.events import INVALID_CONFIGURATION, post_event, warning_event
 from dataplane.platform.kubernetes.httpapi import ControllerApi
 from dataplane.platform.kubernetes.httproutes import ObjectRef
 from dataplane.platform.kubernetes.leader import LeaderElector, LeaseSettings
@@ -27,6 +31,7 @@ from dataplane.platform.kubernetes.routewriter import RouteWriter
 from dataplane.platform.kubernetes.runtime import SERVE, KubernetesRuntime
 from dataplane.platform.kubernetes.sidecar import METRICS_PORT
 from dataplane.platform.kubernetes.store import KubernetesStore
+from dataplane.platform.kubernetes.webhook import WEBHOOK_PORT, WebhookApi, load, server_context
 
 log = logging.getLogger("dataplane.kubernetes")
 
@@ -47,6 +52,20 @@ class ControllerSettings:
     metrics_port: int = METRICS_PORT
     """The queue-proxy's Prometheus port, read for in-flight counts before a scale-down."""
     informer_options: dict = field(default_factory=dict)
+    webhook_port: int | None = WEBHOOK_PORT
+    """The admission webhook's HTTPS port; None serves none."""
+    webhook_service: str = "webhook"
+    """The Service in the system namespace the API server calls the webhook through (the certificate's name)."""
+    webhook_secret: str = "webhook-certs"
+    """The Secret holding the webhook's CA, certificate and key."""
+    webhook_configurations: tuple[tuple[r.Resource, str], ...] = (
+        (r.MUTATING_WEBHOOK, "webhook.serving.knative.dev"),
+        (r.VALIDATING_WEBHOOK, "validation.webhook.serving.knative.dev"),
+        (r.VALIDATING_WEBHOOK, "config.webhook.serving.knative.dev"),
+    )
+    """The configurations whose webhooks get the CA as caBundle."""
+    certificate_check_interval: float = 300.0
+    """Seconds between checks that the certificate is good and every caBundle holds its CA."""
 
 
 class ControllerPlane:
@@ -62,7 +81,10 @@ class ControllerPlane:
         self.leading = False
         self.store = KubernetesStore(client, ns, **opts)
         self.platform = PlatformConfig(self.store, ns, ObjectRef.parse(s.gateway, ns))
+        self.platform.on_rejected = self._config_rejected
         self.store.subscribe(self.platform.on_store_event)  # first: the controller resyncs with the new config
+        self.reported: set[tuple[str, str, str]] = set()
+        self.event_tasks: set[asyncio.Task] = set()
         self.runtime = KubernetesRuntime(client, lambda: self.platform.current.deployment, metrics_port=s.metrics_port, **opts)
         self.directory = KubernetesDirectory(client, self.store, self.runtime, **opts)
         self.decisions = ScaleDecisions(self.runtime)
@@ -71,6 +93,11 @@ class ControllerPlane:
         self.tasks: list[asyncio.Task] = []
         self.runner: web.AppRunner | None = None
         self.port = 0
+        self.webhook_runner: web.AppRunner | None = None
+        self.webhook_port = 0
+        self.certificates = WebhookCertificates(
+            client, ns, s.webhook_secret, s.webhook_service, list(s.webhook_configurations)
+        )
 
     async def run(self, stop: asyncio.Event) -> int:
         """Serve until ``stop`` is set (0) or the Lease is lost (1)."""
@@ -86,21 +113,24 @@ class ControllerPlane:
             self.platform.reload()
             self.directory.poke()
             self.synced = True
+            if self.settings.webhook_port is not None:
+                self.tasks.append(asyncio.get_running_loop().create_task(self._keep_webhook(), name="webhook certificates"))
             if await _first(self.elector.acquire(), stop) and await _first(self._lead(), stop):
                 lost = await _first(self.elector.hold(), stop)
         finally:
             self.leading = self.synced = False
-            for task in self.tasks:
+            for task in (*self.tasks, *self.event_tasks):
                 task.cancel()
-            await asyncio.gather(*self.tasks, return_exceptions=True)
+            await asyncio.gather(*self.tasks, *self.event_tasks, return_exceptions=True)
             if self.controller is not None:
                 self.controller.close()
             for part in (*watchers, *([self.writer] if self.writer else [])):
                 await part.close()
             if not lost:
                 await self.elector.release()
-            if self.runner is not None:
-                await self.runner.cleanup()
+            for runner in (self.runner, self.webhook_runner):
+                if runner is not None:
+                    await runner.cleanup()
         return 1 if lost else 0
 
     def through_activator(self, namespace: str, revision: str) -> bool:
@@ -113,6 +143,46 @@ class ControllerPlane:
         site = web.TCPSite(self.runner, self.settings.bind, self.settings.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
+
+    def _config_rejected(self, configmap: dict, why: str) -> None:
+        """A Warning Event on a ConfigMap kept out, once per version of it; the leader alone reports."""
+        meta = configmap["metadata"]
+        key = (meta["name"], meta.get("resourceVersion", ""), why)
+        if not self.leading or key in self.reported:
+            return
+        self.reported.add(key)
+        event = warning_event(configmap, INVALID_CONFIGURATION, f"{why}; keeping the last good settings",
+                              self.settings.lease.identity, time.time())
+        task = asyncio.get_running_loop().create_task(post_event(self.client, event))
+        self.event_tasks.add(task)
+        task.add_done_callback(self.event_tasks.discard)
+
+    async def _keep_webhook(self) -> None:
+        """Serve the webhook once a certificate is in hand; keep it and the caBundles current."""
+        context = None
+        while True:
+            delay = self.settings.certificate_check_interval
+            try:
+                bundle = await self.certificates.ensure()
+                if context is None:
+                    context = server_context(bundle)
+                    await self._serve_webhook(context)
+                else:
+                    load(context, bundle)
+                await self.certificates.inject(bundle)
+            except Exception:  # noqa: BLE001 - the API may be briefly away; the loop tries again
+                log.exception("keeping the webhook's certificate failed; retrying")
+                delay = min(delay, 5.0)
+            await asyncio.sleep(delay)
+
+    async def _serve_webhook(self, context) -> None:
+        api = WebhookApi(lambda: self.platform.current.api, lambda: self.synced)
+        self.webhook_runner = web.AppRunner(api.app(), access_log=None, shutdown_timeout=1.0)
+        await self.webhook_runner.setup()
+        site = web.TCPSite(self.webhook_runner, self.settings.bind, self.settings.webhook_port, ssl_context=context)
+        await site.start()
+        self.webhook_port = site._server.sockets[0].getsockname()[1]
+        log.info("admission webhook serving on port %d", self.webhook_port)
 
     async def _lead(self) -> None:
         s = self.settings
@@ -138,6 +208,8 @@ class ControllerPlane:
         self.tasks.append(asyncio.get_running_loop().create_task(controller.run(), name="controller loop"))
         controller.resync()
         self.leading = True
+        for configmap, why in self.platform.rejected.values():  # kept out before this replica led
+            self._config_rejected(configmap, why)
 
 
 async def _first(work, stop: asyncio.Event) -> bool:

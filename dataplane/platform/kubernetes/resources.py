@@ -57,3 +57,10 @@ LEASE = Resource("Lease", "coordination.k8s.io", "v1", "leases")
 
 SERVING = {r.kind: r for r in (SERVICE, CONFIGURATION, REVISION, ROUTE)}
 """The store's kinds in the serving.knative.dev group, by kind."""
+
+SECRET = Resource("Secret", "", "v1", "secrets")
+EVENT = Resource("Event", "", "v1", "events")
+MUTATING_WEBHOOK = Resource("MutatingWebhookConfiguration", "admissionregistration.k8s.io", "v1",
+                            "mutatingwebhookconfigurations", namespaced=False)
+VALIDATING_WEBHOOK = Resource("ValidatingWebhookConfiguration", "admissionregistration.k8s.io", "v1",
+                              "validatingwebhookconfigurations", namespaced=False)

@@ -14,7 +14,6 @@ def problems(annotations, config=AutoscalerConfig()):
 @pytest.mark.parametrize("annotations", [
     {},
     {A + "class": "kpa.autoscaling.knative.dev", A + "metric": "rps", A + "target": "0.01"},
-    {A + "class": "hpa.autoscaling.knative.dev", A + "metric": "cpu"},
     {A + "class": "example.com/custom", A + "metric": "anything"},
     {A + "min-scale": "2", A + "max-scale": "10", A + "initial-scale": "3", A + "activation-scale": "5"},
     {A + "minScale": "2", A + "maxScale": "0"},
@@ -33,7 +32,10 @@ def test_valid_annotations(annotations):
      f'{P}[{A}class]: invalid value "foo.knative.dev": expected kpa.autoscaling.knative.dev or '
      "hpa.autoscaling.knative.dev"),
     ({A + "metric": "cpu"}, f'{P}[{A}metric]: invalid value "cpu": the KPA scales on "concurrency" or "rps"'),
-    ({A + "class": "hpa.autoscaling.knative.dev", A + "metric": ""}, f"{P}[{A}metric]: must not be empty"),
+    ({A + "class": "hpa.autoscaling.knative.dev", A + "metric": "cpu"},
+     f'{P}[{A}class]: "hpa.autoscaling.knative.dev" is not supported: this data plane has no HorizontalPodAutoscaler '
+     'class, so the revision would never be scaled; use "kpa.autoscaling.knative.dev" (the default) with metric '
+     '"concurrency" or "rps"'),
     ({A + "target": "0.001"}, f"{P}[{A}target]: must be at least 0.01, got 0.001"),
     ({A + "target": "lots"}, f'{P}[{A}target]: invalid value "lots": expected a number'),
     ({A + "target-utilization-percentage": "101"},

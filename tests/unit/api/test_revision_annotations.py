@@ -111,7 +111,9 @@ def test_custom_classes_keep_their_own_metrics_and_algorithms() -> None:
     assert parse_revision_annotations(annotations, DEFAULT) == (
         {"class": "custom.example.com", "metric": "queue-depth"}, [])
     hpa = {A + "class": "hpa.autoscaling.knative.dev", A + "metric": "memory"}
-    assert problems(hpa) == []
+    # the autoscaler reads the HPA class as Knative does (and leaves it alone); admission refuses it
+    assert parse_revision_annotations(hpa, DEFAULT) == ({"class": "hpa.autoscaling.knative.dev", "metric": "memory"}, [])
+    assert [e.path for e in validate_revision_annotations(hpa, P, DEFAULT)] == [f"{P}[{A}class]"]
 
 
 def test_several_errors_are_all_reported() -> None:

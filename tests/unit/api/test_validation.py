@@ -325,3 +325,16 @@ def test_revision_labels():
         'metadata.labels[serving.knative.dev/configuration]: requires an ownerReference to Configuration "s"']
     obj["metadata"]["ownerReferences"] = [{"kind": "Configuration", "name": "s"}]
     assert problems(obj) == []
+
+
+def test_the_hpa_class_is_refused_on_a_service_and_a_revision_naming_the_annotation():
+    # the local control API and the webhook both admit with these rules: nothing here runs an HPA
+    hpa = {"autoscaling.knative.dev/class": "hpa.autoscaling.knative.dev", "autoscaling.knative.dev/metric": "cpu"}
+    svc = with_(lambda o: o["spec"]["template"].setdefault("metadata", {}).update(annotations=hpa))
+    (line,) = problems(svc)
+    assert line.startswith('spec.template.metadata.annotations[autoscaling.knative.dev/class]: '
+                           '"hpa.autoscaling.knative.dev" is not supported')
+    revision = {"apiVersion": "serving.knative.dev/v1", "kind": "Revision",
+                "metadata": {"name": "r", "namespace": "default", "annotations": hpa},
+                "spec": {"containers": [{"image": "app"}]}}
+    assert [p.split(": ")[0] for p in problems(revision)] == ["metadata.annotations[autoscaling.knative.dev/class]"]

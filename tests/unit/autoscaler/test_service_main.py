@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from dataplane.autoscaler.configfile import ConfigFileError, load_config
-from dataplane.cmd.autoscaler import add_arguments, run
+from dataplane.cmd.autoscaler import add_arguments, run, starting_config
 
 
 def test_flat_yaml_becomes_string_data(tmp_path):
@@ -72,3 +72,12 @@ def test_load_config_from_a_mounted_configmap_directory(tmp_path):
     (tmp_path / "..data").mkdir()  # the mount's own bookkeeping is skipped
     (tmp_path / ".hidden").write_text("x")
     assert load_config(str(tmp_path)) == {"enable-scale-to-zero": "false", "stable-window": "10s"}
+
+
+def test_an_invalid_mounted_configmap_starts_on_the_defaults_rather_than_crash_looping(tmp_path, capsys):
+    # a ConfigMap that got past the webhook: exiting would only restart the pod onto the same map
+    (tmp_path / "stable-window").write_text("2s")
+    assert starting_config(str(tmp_path)) == {}
+    assert "stable-window" in capsys.readouterr().err
+    (tmp_path / "stable-window").write_text("10s")
+    assert starting_config(str(tmp_path)) == {"stable-window": "10s"}

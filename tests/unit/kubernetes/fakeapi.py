@@ -10,8 +10,10 @@ ownerReferences. Nothing runs the pods: tests write statuses themselves.
 
 It also answers as kubectl needs (fakediscovery): discovery, OpenAPI v3 paths, ``dryRun=All``
 (everything but the commit) and ``fieldValidation`` (Strict refuses, Warn warns; without the
-parameter fields are not checked), and it stores the kinds ``deploy/`` is made of. Admission
-plugins are not modelled: a namespaced object may be created in a namespace that does not exist.
+parameter fields are not checked), and it stores the kinds ``deploy/`` is made of. Of admission it
+models the webhooks (``fakewebhooks``: registered Mutating/ValidatingWebhookConfigurations are
+called over TLS, after field validation, before the write); built-in admission plugins are not
+modelled: a namespaced object may be created in a namespace that does not exist.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from aiohttp import web
 from dataplane.platform.kubernetes import resources as r
 from tests.unit.kubernetes import fakediscovery as disc
 from tests.unit.kubernetes.fakeutil import merge_patch, selector_matches, status_body
+from tests.unit.kubernetes.fakewebhooks import AdmissionFailure, WebhookCaller
 
 ResKey = tuple[str, str]  # (group, plural)
 
@@ -74,8 +77,15 @@ KINDS = (
     *(Kind(res, status=False) for res in (CLUSTER_ROLE, CLUSTER_ROLE_BINDING, ROLE, ROLE_BINDING)),
     Kind(PDB),
     Kind(GATEWAY, strict_update=True, schema=None),
+    Kind(r.SECRET, status=False),
+    Kind(r.EVENT, status=False),
+    Kind(r.MUTATING_WEBHOOK, status=False),
+    Kind(r.VALIDATING_WEBHOOK, status=False),
 )
-BUILT_IN_GROUPS = ("", "apps", "discovery.k8s.io", "coordination.k8s.io", "policy", RBAC, "apiextensions.k8s.io")
+BUILT_IN_GROUPS = (
+    "", "apps", "discovery.k8s.io", "coordination.k8s.io", "policy", RBAC, "apiextensions.k8s.io",
+    "admissionregistration.k8s.io",
+)  # fmt: skip
 
 
 @dataclass(eq=False)
@@ -100,6 +110,7 @@ class FakeApiServer:
         self.conflicts: dict[str, int] = {}
         """path -> how many more PUT/PATCH requests to answer 409 as if someone else had just written."""
         self.bookmark_interval = bookmark_interval
+        self.webhooks = WebhookCaller(self)
         self.runner: web.AppRunner | None = None
         self.url = ""
 
@@ -196,6 +207,9 @@ class FakeApiServer:
                     body = await request.json()
                     warnings = self._checked(request, kind, body)
                     dry = self._dry_run(request)
+                    if kind.resource.namespaced and isinstance(body.get("metadata"), dict):
+                        body["metadata"].setdefault("namespace", namespace)
+                    body = await self.webhooks.admit(kind.resource, "CREATE", body, None, namespace, dry)
                     created = self._create(kind, namespace, body, commit=not dry)
                     headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
                     return web.json_response(created, status=201, headers=headers)
@@ -206,7 +220,9 @@ class FakeApiServer:
                 body = await request.json()
                 dry = self._dry_run(request)
                 check = None if sub else (lambda new: self._checked(request, kind, new))
-                written, warnings = self._write(request.method, request.path, kind, namespace, name, sub, body, not dry, check)
+                written, warnings = await self._write(
+                    request.method, request.path, kind, namespace, name, sub, body, not dry, check
+                )
                 headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
                 return web.json_response(written, headers=headers)
             elif request.method == "DELETE":
@@ -214,8 +230,8 @@ class FakeApiServer:
                 if not self._dry_run(request):
                     self._delete((group, kind.resource.plural), (namespace or "", name))
                 return web.json_response(obj)
-        except ApiFailure as exc:
-            return _error(exc.code, exc.reason, exc.message)
+        except (ApiFailure, AdmissionFailure) as exc:
+            return _error(exc.code, exc.reason, exc.message, getattr(exc, "details", None))
         return _error(405, "MethodNotAllowed", f"{request.method} is not supported here")
 
     def _about(self, request: web.Request, parts: list[str]) -> web.Response | None:
@@ -374,7 +390,7 @@ class FakeApiServer:
             return body
         return copy.deepcopy(self._commit((res.group, res.plural), key, body, "ADDED"))
 
-    def _write(
+    async def _write(
         self, method: str, path: str, kind: Kind, namespace: str | None, name: str, sub: str | None, body: dict,
         commit: bool = True, check=None,
     ) -> tuple[dict, list[str]]:
@@ -400,6 +416,8 @@ class FakeApiServer:
             new = copy.deepcopy(old)
             new["status"] = body.get("status") or {}
         else:
+            # dry runs too: the webhooks declare sideEffects: None
+            body = await self.webhooks.admit(kind.resource, "UPDATE", body, old, namespace, not commit)
             new = copy.deepcopy(body)
             new["metadata"] = {**(body.get("metadata") or {})}
             for fixed in ("uid", "creationTimestamp", "namespace", "name", "generation"):
@@ -447,12 +465,12 @@ class ApiFailure(Exception):
         self.code, self.reason, self.message = code, reason, message
 
 
-def _error(code: int, reason: str, message: str) -> web.Response:
-    return web.Response(status=code, body=_status(code, reason, message), content_type="application/json")
+def _error(code: int, reason: str, message: str, details: dict | None = None) -> web.Response:
+    return web.Response(status=code, body=_status(code, reason, message, details), content_type="application/json")
 
 
-def _status(code: int, reason: str, message: str) -> str:
-    return json.dumps(status_body(code, reason, message))
+def _status(code: int, reason: str, message: str, details: dict | None = None) -> str:
+    return json.dumps(status_body(code, reason, message, details))
 
 
 def _modified(res: r.Resource, name: str) -> str:

@@ -18,6 +18,32 @@ def merge_patch(target, patch):
     return result
 
 
+def apply_json_patch(doc, ops: list[dict]):
+    """RFC 6902 ``add``, ``remove`` and ``replace`` (what a mutating webhook's JSONPatch holds) applied to a copy of ``doc``."""
+    doc = copy.deepcopy(doc)
+    for op in ops:
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+        parent = doc
+        for part in parts[:-1]:
+            parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+        last = parts[-1]
+        if isinstance(parent, list):
+            index = len(parent) if last == "-" else int(last)
+            if op["op"] == "add":
+                parent.insert(index, copy.deepcopy(op["value"]))
+            elif op["op"] == "remove":
+                del parent[index]
+            else:
+                parent[index] = copy.deepcopy(op["value"])
+        elif op["op"] == "remove":
+            del parent[last]
+        elif op["op"] == "replace" and last not in parent:
+            raise ValueError(f"replace of a missing member: {op['path']}")
+        else:
+            parent[last] = copy.deepcopy(op["value"])
+    return doc
+
+
 def selector_matches(selector: str, obj: dict) -> bool:
     """Equality-based label selectors: ``a=b``, ``a==b``, ``a!=b``, ``a``, ``!a``, comma-separated."""
     labels = (obj.get("metadata") or {}).get("labels") or {}
@@ -38,9 +64,9 @@ def selector_matches(selector: str, obj: dict) -> bool:
     return True
 
 
-def status_body(code: int, reason: str, message: str) -> dict:
+def status_body(code: int, reason: str, message: str, details: dict | None = None) -> dict:
     """A ``metav1.Status`` failure, as the API server answers errors."""
-    return {
+    body = {
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
@@ -49,3 +75,6 @@ def status_body(code: int, reason: str, message: str) -> dict:
         "reason": reason,
         "code": code,
     }
+    if details:
+        body["details"] = details
+    return body

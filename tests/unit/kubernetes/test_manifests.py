@@ -16,6 +16,9 @@ from dataplane.api.config import Config
 from dataplane.api.schema import V1, ListOf, Struct
 from dataplane.autoscaler.configfile import load_config
 from dataplane.cli.main import build_parser
+from dataplane.platform.kubernetes import admission
+from dataplane.platform.kubernetes.leader import LeaseSettings
+from dataplane.platform.kubernetes.plane import ControllerSettings
 from dataplane.platform.kubernetes.sidecar import parse_deployment_config
 from tests.unit.kubernetes.crdcheck import DEPLOY, crd_problems, crd_schema, structural_problems
 
@@ -223,12 +226,43 @@ def test_only_the_controller_has_rights_on_the_api(rendered):
         ("", "pods", "patch"), ("", "services", "create"), ("discovery.k8s.io", "endpointslices", "watch"),
         ("gateway.networking.k8s.io", "httproutes", "delete"), ("gateway.networking.k8s.io", "referencegrants", "create"),
         ("coordination.k8s.io", "leases", "update"), ("", "configmaps", "watch"),
+        ("", "secrets", "get"), ("", "secrets", "update"), ("", "secrets", "create"), ("", "events", "create"),
+        ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", "update"),
+        ("admissionregistration.k8s.io", "validatingwebhookconfigurations", "update"),
     ]  # fmt: skip
     assert [n for n in needed if n not in granted] == []
     assert not any("*" in item for item in granted)
     accounts = {d["metadata"]["name"]: d for d in rendered if d["kind"] == "ServiceAccount"}
     assert accounts["activator"]["automountServiceAccountToken"] is False
     assert accounts["autoscaler"]["automountServiceAccountToken"] is False
+
+
+def test_the_webhook_configurations_reach_the_controllers_webhook(rendered):
+    settings = ControllerSettings(lease=LeaseSettings("knative-serving", "x"))
+    configurations = {(d["kind"], d["metadata"]["name"]): d for d in rendered if d["kind"].endswith("WebhookConfiguration")}
+    assert set(configurations) == {(res.kind, name) for res, name in settings.webhook_configurations}
+    (service,) = [d for d in rendered if d["kind"] == "Service" and d["metadata"]["name"] == settings.webhook_service]
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(443, settings.webhook_port)]
+    controller = next(d for d in rendered if d["kind"] == "Deployment" and d["metadata"]["name"] == "controller")
+    (container,) = controller["spec"]["template"]["spec"]["containers"]
+    assert settings.webhook_port in {p["containerPort"] for p in container["ports"]}
+    assert any(d["kind"] == "Secret" and d["metadata"]["name"] == settings.webhook_secret for d in rendered)
+    paths = set()
+    for config in configurations.values():
+        (hook,) = config["webhooks"]
+        assert hook["name"] == config["metadata"]["name"]
+        assert (hook["failurePolicy"], hook["sideEffects"], hook["admissionReviewVersions"]) == ("Fail", "None", ["v1"])
+        target = hook["clientConfig"]["service"]
+        assert (target["name"], target["namespace"], target["port"]) == (settings.webhook_service, "knative-serving", 443)
+        assert "caBundle" not in hook["clientConfig"]  # the controller writes it
+        paths.add(target["path"])
+    assert paths == {f"/{hook}" for hook in admission.HOOKS}
+    # the config webhook sees every platform ConfigMap of deploy/ and nothing else
+    (config_hook,) = configurations[("ValidatingWebhookConfiguration", "config.webhook.serving.knative.dev")]["webhooks"]
+    wanted = config_hook["objectSelector"]["matchLabels"]
+    for cm in (d for d in rendered if d["kind"] == "ConfigMap"):
+        assert wanted.items() <= cm["metadata"]["labels"].items(), cm["metadata"]["name"]
+        assert config_hook["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": cm["metadata"]["namespace"]}
 
 
 def test_dashboard_queries_name_metrics_the_components_export():
