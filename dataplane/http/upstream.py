@@ -250,8 +250,21 @@ class UpstreamPool:
 
     def give_back(self, conn: UpstreamConnection) -> None:
         conn.client = None
-        if conn.reusable and not conn.closed and len(self.idle) < self.max_idle:
-            conn.head = None
+        if not conn.reusable or conn.closed:
+            conn.close()
+            return
+        conn.head = None
+        # a client queued for a connect slot takes it at once, rather than waiting for a connect
+        waiting = self._waiting
+        while waiting:
+            client = waiting.popleft()
+            if self._wants(client):
+                try:
+                    client.attach(conn, True)
+                except Exception as error:
+                    client.callback_failed(error)
+                return
+        if len(self.idle) < self.max_idle:
             self.idle.append(conn)
         else:
             conn.close()

@@ -278,9 +278,23 @@ cdef class UpstreamPool:
         return self._take()
 
     cdef int _give_back(self, UpstreamConnection conn) except -1:
+        cdef ClientConnection client
         conn.client = None
-        if conn.reusable and not conn.closed and len(self.idle) < self.max_idle:
-            conn.head = None
+        if not conn.reusable or conn.closed:
+            conn.close()
+            return 0
+        conn.head = None
+        # a client queued for a connect slot takes it at once, rather than waiting for a connect
+        waiting = self._waiting
+        while waiting:
+            client = waiting.popleft()
+            if self._wants(client):
+                try:
+                    client.attach(conn, True)
+                except Exception as error:
+                    client.callback_failed(error)
+                return 0
+        if len(self.idle) < self.max_idle:
             self.idle.append(conn)
         else:
             conn.close()

@@ -86,7 +86,8 @@ async def test_at_most_max_connecting_connects_at_once_and_every_request_is_serv
     assert pool.connecting == 3  # the other 17 wait their turn
     await until(lambda: len(policy.done) == 20, "20 answers")
     assert policy.done == [200] * 20 and pool.connecting == 0
-    assert pool.connections_opened == 20 and upstream.accepted == 20
+    # connections freed by answered requests went to waiting clients: fewer connects than requests
+    assert pool.connections_opened == upstream.accepted <= 20
     for conn, transport in pairs:
         assert transport.take().startswith(b"HTTP/1.1 200 OK")
         transport.lose()
@@ -132,3 +133,36 @@ async def test_refused_connects_free_their_places(engine):
     assert len(errors) == 7 and all(e[1].startswith(f"dial 127.0.0.1:{port}: ") and e[2] is True for e in errors)
     for _, transport in pairs:
         transport.lose()
+
+
+async def test_a_connection_freed_by_a_finished_request_goes_to_a_client_waiting_for_a_connect_slot(engine, upstream):
+    loop = asyncio.get_running_loop()
+    pool = engine.UpstreamPool(loop, "127.0.0.1", upstream.port, max_connecting=1)
+    policy = ForwardAll(engine, pool)
+    # one kept-alive connection, busy with the first client's request
+    kept = engine.UpstreamConnection(pool)
+    kept_transport = FakeTransport()
+    kept.connection_made(kept_transport)
+    pool.give_back(kept)
+    pairs = []
+    for _ in range(3):
+        conn = engine.ClientConnection(loop, policy, engine.EngineConfig())
+        transport = FakeTransport()
+        transport.protocol = conn
+        conn.connection_made(transport)
+        conn.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        pairs.append((conn, transport))
+    assert kept_transport.written.startswith(b"GET / HTTP/1.1\r\n")  # the first took the idle connection
+    assert pool.connecting == 1  # the second is connecting; the third waits for a connect slot
+    kept_transport.written.clear()
+    kept.data_received(OK)  # the first is answered, in the same loop iteration
+    assert policy.done == [200]
+    # the third took the freed connection at once, instead of waiting for the second's connect to end
+    assert kept_transport.written.startswith(b"GET / HTTP/1.1\r\n")
+    kept.data_received(OK)
+    await until(lambda: len(policy.done) == 3, "three answers")
+    assert policy.done == [200, 200, 200]
+    assert pool.connections_opened == 1 and upstream.accepted == 1 and pool.connecting == 0
+    for _, transport in pairs:
+        transport.lose()
+    pool.close()
