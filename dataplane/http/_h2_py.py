@@ -417,6 +417,12 @@ class Session:
         except (StreamClosedError, ProtocolError):
             return 0
 
+    @property
+    def peer_max_streams(self) -> int:
+        """Streams the peer lets us open at once (its SETTINGS_MAX_CONCURRENT_STREAMS; 2**31-1
+        while it has set none)."""
+        return min(self._conn.remote_settings.max_concurrent_streams, _UNLIMITED)
+
     def reset_stream(self, stream_id: int, error_code: int) -> None:
         """Reset a stream; the handler hears nothing more of it."""
         self._forget(stream_id)
