@@ -102,6 +102,7 @@ class H2Stream:
         if hasattr(pool, "open_stream"):
             pool.open_stream(self)
         else:
+            # the session refused every head an HTTP/1.1 reader could take differently (h2headers)
             self.conn.http1_pool(pool).open_stream(self)
 
     def respond(self, status: int, body: bytes, extra=None, content_type: bytes = TEXT) -> None:

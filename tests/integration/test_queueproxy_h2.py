@@ -324,3 +324,139 @@ def test_a_second_serving_port_serves_both_protocols(pod):
             assert out.stdout == expected, out.stderr
     finally:
         qp.stop()
+
+
+@pytest.mark.parametrize(
+    "bad", [(b":path", b"/a HTTP/1.1"), (b":method", b"GET /x"), (b":authority", b"a b"), (b"x-y", b"a\x01b")]
+)
+async def test_a_request_http1_would_read_differently_never_reaches_the_app(pod, bad):
+    loop = asyncio.get_running_loop()
+    transport, client = await loop.create_connection(RawClient, "127.0.0.1", pod.port)
+    try:
+        _, before = await run("curl", "-sS", f"http://127.0.0.1:{pod.app.port}/count")
+        head = dict([(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"h"), (b":path", b"/")])
+        head[bad[0]] = bad[1]
+        sid = client.request(list(head.items()), b"")
+        with pytest.raises(ConnectionResetError) as reset:
+            await asyncio.wait_for(client.ended[sid], 5)
+        assert reset.value.args == (1,)  # RST_STREAM PROTOCOL_ERROR, on either build
+        _, after = await run("curl", "-sS", f"http://127.0.0.1:{pod.app.port}/count")
+        assert int(after) == int(before) + 1  # only the count request itself reached the app
+        sid = client.request([(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"h"), (b":path", b"/")], b"")
+        assert (await asyncio.wait_for(client.ended[sid], 5))[b":status"] == b"200"  # the connection goes on
+    finally:
+        transport.close()
+
+
+class HoldingApp(EchoServer):
+    """An h2c app that takes request bytes only when released, then answers with ``BIG`` bytes."""
+
+    BIG = os.urandom(2 * 1024 * 1024)
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.hold = True
+        self.received = 0
+        self.sids = []
+
+    def on_headers(self, stream_id, headers):
+        self.sids.append(stream_id)
+        self.requests[stream_id] = [dict(headers), []]
+
+    def on_data(self, stream_id, data):
+        self.received += len(data)
+        self.requests[stream_id][1].append(data)
+        if not self.hold:
+            self.session.consumed(stream_id, len(data))
+
+    def release(self):
+        self.hold = False
+        for sid in self.sids:
+            self.session.consumed(sid, sum(map(len, self.requests.get(sid, [None, []])[1])))
+        self.flush()
+
+    def on_end(self, stream_id):
+        self.requests.pop(stream_id)
+        self.session.send_headers(stream_id, [(b":status", b"200"), (b"content-length", b"%d" % len(self.BIG))])
+        self.pending[stream_id] = self.BIG
+        self.send_pending(stream_id)
+
+
+class PushingClient(RawClient):
+    """Sends a body as the windows allow; holds response bytes unread until released."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = b""
+        self.sent = 0
+        self.sid = 0
+        self.hold = True
+        self.got = bytearray()
+        self.unread = 0
+
+    def upload(self, headers, body):
+        self.body = body
+        self.sid = self.session.send_request(headers)
+        self.ended[self.sid] = asyncio.get_running_loop().create_future()
+        self.push()
+
+    def push(self):
+        room = self.session.send_window(self.sid)
+        left = len(self.body) - self.sent
+        if left and room:
+            n = min(room, left)
+            self.session.send_data(self.sid, self.body[self.sent : self.sent + n], end_stream=n == left)
+            self.sent += n
+        self.flush()
+
+    def on_window_update(self, sid):
+        if self.sid and self.sent < len(self.body):
+            self.push()
+
+    def on_data(self, sid, data):
+        self.got += data
+        if self.hold:
+            self.unread += len(data)
+        else:
+            self.session.consumed(sid, len(data))
+
+    def release(self):
+        self.hold = False
+        self.session.consumed(self.sid, self.unread)
+        self.flush()
+
+
+async def test_flow_control_holds_no_more_than_the_windows_in_either_direction():
+    loop = asyncio.get_running_loop()
+    apps = []
+
+    def make():
+        apps.append(HoldingApp(load(Session.__module__)))
+        return apps[-1]
+
+    server = await loop.create_server(make, "127.0.0.1", 0)
+    qp, ports = await asyncio.to_thread(start_qp, server.sockets[0].getsockname()[1], USER_PROTOCOL="h2c")
+    window = 65535  # every session's initial stream and connection window
+    try:
+        transport, client = await loop.create_connection(PushingClient, "127.0.0.1", ports["serving"])
+        body = os.urandom(2 * 1024 * 1024)
+        client.upload([(b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"h"), (b":path", b"/up")], body)
+        await asyncio.sleep(1.0)
+        # the app takes nothing: the client could send its window to the proxy and the proxy the
+        # app's window to the app, no more
+        app = next(a for a in apps if a.sids)  # not the readiness probe's connection
+        assert 0 < app.received <= window and client.sent <= 2 * window
+        app.release()
+        await asyncio.sleep(1.0)
+        assert app.received == len(body)
+        # now the client reads nothing: the app can send the client's window and the proxy's, no more
+        unsent = len(app.pending.get(app.sids[0], b""))
+        assert unsent >= len(HoldingApp.BIG) - 2 * window
+        client.release()
+        await asyncio.wait_for(client.ended[client.sid], 10)
+        assert bytes(client.got) == HoldingApp.BIG
+        transport.close()
+    finally:
+        qp.stop()
+        server.close()
+        await server.wait_closed()
