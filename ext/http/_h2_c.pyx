@@ -640,8 +640,8 @@ cdef class Session:
 
     @property
     def peer_max_streams(self):
-        """Streams the peer lets us open at once (its SETTINGS_MAX_CONCURRENT_STREAMS; 2**31-1
-        while it has set none)."""
+        """Streams the peer lets us open at once: its SETTINGS_MAX_CONCURRENT_STREAMS (2**31-1
+        when its SETTINGS name none; 100 until they arrive, as libnghttp2 assumes)."""
         cdef uint32_t n = nghttp2_session_get_remote_settings(self._s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
         return n if n < 0x7FFFFFFF else 0x7FFFFFFF
 
