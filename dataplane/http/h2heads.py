@@ -195,6 +195,31 @@ def grpc_error_head(status: int, message: bytes, extra, request_id: bytes) -> li
     return out
 
 
+def grpc_trailers(status: int, message: bytes) -> list:
+    """Trailers ending a gRPC call whose response had started, for the proxy's HTTP error ``status``."""
+    return [(b"grpc-status", b"%d" % GRPC_STATUS.get(status, INTERNAL)), (b"grpc-message", percent_encode(message))]
+
+
+def grpc_walk(need: int, prefix: bytes, data) -> tuple[int, bytes]:
+    """Follow gRPC's length-prefixed messages (1 flag byte, 4 length bytes, the message) over
+    ``data``: the bytes the current message still needs and the part of a 5-byte prefix read
+    so far; both are empty exactly at a message boundary."""
+    i, n = 0, len(data)
+    while i < n:
+        if need:
+            step = min(need, n - i)
+            need -= step
+            i += step
+            continue
+        take = min(5 - len(prefix), n - i)
+        prefix += bytes(data[i : i + take])
+        i += take
+        if len(prefix) == 5:
+            need = int.from_bytes(prefix[1:], "big")
+            prefix = b""
+    return need, prefix
+
+
 def percent_encode(message: bytes) -> bytes:
     """``grpc-message`` encoding: bytes outside printable ASCII, and '%', as %XX."""
     if all(b in _PLAIN for b in message):

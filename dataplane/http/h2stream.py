@@ -67,6 +67,9 @@ class H2Stream:
         self.resp_chunks: deque = deque()
         self.resp_ended = False
         self.resp_trailers = None
+        # where the gRPC messages passed to the client stand (see h2heads.grpc_walk)
+        self.grpc_need = 0
+        self.grpc_prefix = b""
         # timeouts (see set_timeouts)
         self.timer = None
         self.timeout_total = 0.0
@@ -129,10 +132,16 @@ class H2Stream:
         self.policy.on_admitted(self)
 
     def fail(self, status: int, reason: str) -> None:
-        """The request cannot be served: answer ``status`` if nothing was sent yet, else reset the stream."""
+        """The request cannot be served: answer ``status`` if nothing was sent yet; else end a
+        gRPC call that stands between messages with its status in trailers, or reset the stream."""
         self._drop_upstream()
+        message = with_request_id(reason.encode(), self.request_id)
         if not self.responded:
-            self.respond(status, with_request_id(reason.encode(), self.request_id))
+            self.respond(status, message)
+        elif self.head is not None and self.head.grpc and not self.grpc_need and not self.grpc_prefix:
+            self.resp_trailers = h2heads.grpc_trailers(status, message)
+            self.resp_ended = True
+            self.pump_response()
         else:
             self._reset(CANCEL)
 
@@ -290,6 +299,8 @@ class H2Stream:
                 passed += len(part)
                 last = self.resp_ended and not chunks and self.resp_trailers is None
                 session.send_data(sid, part, last)
+                if self.head.grpc:
+                    self.grpc_need, self.grpc_prefix = h2heads.grpc_walk(self.grpc_need, self.grpc_prefix, part)
                 if last:
                     break
         if passed:

@@ -3,7 +3,7 @@
 Service ``test.Echo``, raw bytes in and out (no protobuf):
   Unary          echoes the request; ``sleep:MS:ID`` sleeps MS ms first and records ID in
                  arrival order, and the most calls seen running at once
-  ServerStream   ``N`` -> N messages ``msg0``..
+  ServerStream   ``N`` or ``N:MS`` -> N messages ``msg0``.., MS ms apart
   ClientStream   the requests joined
   Bidi           each request echoed as it arrives
   Stats          ``max=<most at once>;order=<ids, comma-separated>``
@@ -39,7 +39,10 @@ def unary(request: bytes, context) -> bytes:
 
 
 def server_stream(request: bytes, context):
-    for i in range(int(request)):
+    count, _, ms = request.partition(b":")
+    for i in range(int(count)):
+        if ms and i:
+            time.sleep(int(ms) / 1000)
         yield b"msg%d" % i
 
 

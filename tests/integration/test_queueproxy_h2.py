@@ -211,6 +211,18 @@ def test_grpc_revision_timeout_is_deadline_exceeded(grpc_pod):
     assert time.monotonic() - started < 2.5
 
 
+@pytest.mark.parametrize("grpc_pod", [{"REVISION_TIMEOUT_SECONDS": "1"}], indirect=True)
+def test_grpc_stream_past_the_revision_timeout_ends_with_deadline_exceeded_after_whole_messages(grpc_pod):
+    channel, _, _ = grpc_pod
+    got = []
+    with pytest.raises(grpc.RpcError) as late:
+        for message in channel.unary_stream("/test.Echo/ServerStream")(b"10:300"):
+            got.append(message)
+    assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "request timeout" in late.value.details()
+    assert 2 <= len(got) < 10 and got == [b"msg%d" % i for i in range(len(got))]
+
+
 class RawClient(asyncio.Protocol):
     """An h2c client on the session twin, recording what comes back per stream."""
 

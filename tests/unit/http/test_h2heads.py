@@ -67,3 +67,18 @@ def test_http1_request_from_an_upstream_head():
     assert h2heads.http1_request(headers, -1).endswith(b"x-y: z\r\ntransfer-encoding: chunked\r\n\r\n")
     get = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"h"), (b":path", b"/")]
     assert h2heads.http1_request(get, 0) == b"GET / HTTP/1.1\r\nhost: h\r\n\r\n"
+
+
+def test_grpc_walk_finds_message_boundaries_across_any_split():
+    messages = b"".join(b"\x00" + len(m).to_bytes(4, "big") + m for m in (b"", b"abc", b"x" * 70000))
+    for cut in (1, 3, 5, 6, 9, 100, 65536):
+        need, prefix = 0, b""
+        boundaries = []
+        for i in range(0, len(messages), cut):
+            need, prefix = h2heads.grpc_walk(need, prefix, messages[i : i + cut])
+            boundaries.append(not need and not prefix)
+        assert boundaries[-1]  # the whole stream ends on a boundary
+    assert h2heads.grpc_walk(0, b"", messages[:5]) == (0, b"")  # after the empty message
+    assert h2heads.grpc_walk(0, b"", messages[:7]) == (0, b"\x00\x00")  # inside the next prefix
+    assert h2heads.grpc_walk(0, b"", messages[:12]) == (1, b"")  # inside "abc"
+    assert h2heads.grpc_trailers(504, b"request timeout") == [(b"grpc-status", b"4"), (b"grpc-message", b"request timeout")]
