@@ -26,6 +26,8 @@ from dataplane.http.limits import EngineConfig
 class H2ServerConnection(asyncio.Protocol):
     """One HTTP/2 client connection on the proxy."""
 
+    session_type = Session  # the build's session; a test may give an instance the other one
+
     def __init__(self, loop: asyncio.AbstractEventLoop, policy, config: EngineConfig, limits: H2Limits | None, pools: dict):
         self.loop = loop
         self.policy = policy
@@ -52,7 +54,7 @@ class H2ServerConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if peer:
             self.peer_ip = peer[0].encode()
-        self.session = Session(self, limits=self.limits)
+        self.session = self.session_type(self, limits=self.limits)
         self.session.initiate()
         self.policy.connection_made(self)
         self.idle_since = self.loop.time()
