@@ -264,4 +264,4 @@ def close_pools(handler) -> None:
         pool.close()
 
 
-__all__ = ["H1Pool", "H2ServerConnection", "close_pools", "http2_handler"]
+__all__ = ["H2ServerConnection", "close_pools", "http2_handler"]
