@@ -54,6 +54,7 @@ from dataplane.http.h2limits import (
 )
 
 _UNLIMITED = 2**31 - 1
+_ASSUMED_STREAMS = 100  # libnghttp2's SETTINGS_MAX_CONCURRENT_STREAMS for a peer not heard from yet
 _CLOSED = ConnectionState.CLOSED
 _DEFAULT_LIMITS = H2Limits()
 
@@ -416,6 +417,14 @@ class Session:
             return max(0, self._conn.local_flow_control_window(stream_id))
         except (StreamClosedError, ProtocolError):
             return 0
+
+    @property
+    def peer_max_streams(self) -> int:
+        """Streams the peer lets us open at once: its SETTINGS_MAX_CONCURRENT_STREAMS (2**31-1
+        when its SETTINGS name none; 100 until they arrive, as libnghttp2 assumes)."""
+        if not self.established:
+            return _ASSUMED_STREAMS
+        return min(self._conn.remote_settings.max_concurrent_streams, _UNLIMITED)
 
     def reset_stream(self, stream_id: int, error_code: int) -> None:
         """Reset a stream; the handler hears nothing more of it."""

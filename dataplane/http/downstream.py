@@ -18,6 +18,9 @@ from dataplane.http.errors import HttpError
 from dataplane.http.parser import ChunkedScanner, parse_request_head
 from dataplane.http.upstream import BODY_CHUNKED, BODY_UNTIL_CLOSE, UpstreamConnection, UpstreamPool
 
+# the first line of HTTP/2's connection preface (RFC 9113 §3.4)
+PREFACE_LINE = b"PRI * HTTP/2.0\r\n"
+
 # what the connection's single watchdog timer is waiting for
 WAIT_NONE, WAIT_IDLE, WAIT_HEADER, WAIT_REQUEST = 0, 1, 2, 3
 
@@ -178,6 +181,11 @@ class ClientConnection(asyncio.Protocol):
         try:
             head = parse_request_head(buf, self.config.max_head_size, self.config.max_headers)
         except HttpError as exc:
+            # HTTP/2's preface parses as a request line of version 2.0: looked for only once the
+            # parser has refused it, so HTTP/1.1 pays nothing for the detection
+            if exc.status == 505 and self.config.http2 is not None and buf.startswith(PREFACE_LINE):
+                self._hand_over()
+                return
             self._reject(exc.status, exc.reason)
             return
         if head is None:
@@ -218,6 +226,19 @@ class ClientConnection(asyncio.Protocol):
                 self.buf += rest
         if self.head is head:  # a bad body in the same read has answered it already
             self.policy.on_request(self, head)
+
+    def _hand_over(self) -> None:
+        """The client sent HTTP/2's connection preface: the connection belongs to
+        ``config.http2`` from here on, with the bytes read so far."""
+        data = bytes(self.buf)
+        self.buf = bytearray()
+        self.closed = True
+        self.wait = WAIT_NONE
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.policy.connection_lost(self)
+        self.config.http2(self.transport, data)
 
     def _take_body(self, data):
         """Route request-body bytes upstream (or hold them); return what follows the body."""

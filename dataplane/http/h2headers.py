@@ -14,8 +14,16 @@ from dataplane.http.h2limits import FIELD_OVERHEAD
 
 # RFC 9110 token characters, lower case only (RFC 9113 §8.2.1)
 _NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+\Z")
-# no NUL, CR or LF anywhere, no leading or trailing whitespace (RFC 9113 §8.2.1)
-_BAD_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
+# no control byte but HTAB anywhere (nghttp2_check_header_value_rfc9113: RFC 9110 §5.5 field
+# content), no leading or trailing whitespace (RFC 9113 §8.2.1)
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]|\A[ \t]|[ \t]\Z")
+# nghttp2's checks of the request pseudo-headers (nghttp2_check_method, _path, _authority, _scheme):
+# what a request line written from them must not misread
+_METHOD = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_PATH = re.compile(rb"[\x21-\x7e\x80-\xff]+\Z")
+_AUTHORITY = re.compile(rb"[A-Za-z0-9\-._~!$&'()*+,;=:%@\[\]]*\Z")
+_SCHEME = re.compile(rb"[A-Za-z][A-Za-z0-9+\-.]*\Z")
+_PSEUDO_CHECK = {b":method": _METHOD, b":path": _PATH, b":authority": _AUTHORITY, b":scheme": _SCHEME}
 _CONNECTION_SPECIFIC = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
 _REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":path", b":authority"})
 _DIGITS = re.compile(rb"[0-9]+\Z")
@@ -51,12 +59,12 @@ def request_ok(headers) -> bool:
                 return False
             if name != b":authority" and not value:
                 return False
-            if _BAD_VALUE.search(value):
+            if _BAD_VALUE.search(value) or not _PSEUDO_CHECK[name].match(value):
                 return False
             seen[name] = value
         else:
             regular = True
-            if not _regular_ok(name, value):
+            if not _regular_ok(name, value) or (name == b"host" and not _AUTHORITY.match(value)):
                 return False
     method = seen.get(b":method")
     if method is None:

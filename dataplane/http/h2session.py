@@ -31,6 +31,9 @@ beyond: the caller keeps the rest until ``on_window_update``), ``send_trailers``
 code ends the connection). Sending on a stream that is already closed or reset
 does nothing: the peer may reset a stream at any moment.
 
+``peer_max_streams`` is the peer's SETTINGS_MAX_CONCURRENT_STREAMS (100 until its
+SETTINGS arrive, 2**31-1 when they name none): a client opens no more streams at once.
+
 ``closed`` turns true when the connection is over (write ``data_to_send()``, then
 close); ``established`` once the peer's SETTINGS arrived (a server applies its
 preface timeout until then).

@@ -5,6 +5,8 @@ A module of its own so that the compiled engine does not import the pure one.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # request bodies kept for a retry on a fresh connection when a pooled one turns out stale
@@ -36,3 +38,6 @@ class EngineConfig:
     """Seconds an idle keep-alive client connection is kept open."""
     max_buffered_body: int = 1024 * 1024
     """Bytes of request body held while a request waits; reading pauses beyond."""
+    http2: Callable[[asyncio.Transport, bytes], None] | None = None
+    """Takes over a connection that opens with HTTP/2's preface: called with the transport
+    and the bytes read so far. None: such a connection is refused (505), as before."""

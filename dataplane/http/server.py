@@ -12,7 +12,7 @@ class ConnectionSet:
     """The live client connections of a server, so shutdown can close idle ones."""
 
     def __init__(self) -> None:
-        self.live: set[ClientConnection] = set()
+        self.live: set = set()  # ClientConnection, or H2ServerConnection once a client spoke HTTP/2
         self._empty: asyncio.Event | None = None
 
     def add(self, conn: ClientConnection) -> None:
@@ -24,11 +24,23 @@ class ConnectionSet:
             self._empty.set()
 
     def close_idle(self) -> None:
-        """Close connections between requests; busy ones close after their response."""
+        """Close connections between requests; busy ones close after their response.
+        HTTP/2 connections get GOAWAY and close once their open streams are answered."""
         for conn in list(self.live):
+            drain = getattr(conn, "drain", None)
+            if drain is not None:
+                drain()
+                continue
             conn.keep_alive = False
             if conn.head is None and conn.transport is not None:
                 conn.transport.close()
+
+    def drain_http2(self) -> None:
+        """GOAWAY on every HTTP/2 connection now: clients open no new streams on them."""
+        for conn in list(self.live):
+            drain = getattr(conn, "drain", None)
+            if drain is not None:
+                drain()
 
     async def wait_empty(self) -> None:
         if not self.live:

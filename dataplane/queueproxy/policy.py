@@ -17,6 +17,8 @@ from bisect import bisect_left
 
 from dataplane.http.engine import UpstreamPool, collect, release_memory, request_head, with_request_id
 from dataplane.http.forwarded import forwarded_hop
+from dataplane.http.h2heads import h2_request_head
+from dataplane.http.h2upstream import H2UpstreamPool
 from dataplane.http.internal import INTERNAL
 from dataplane.http.requestid import RequestIds, ensure_request_id
 from dataplane.http.server import ConnectionSet
@@ -76,6 +78,9 @@ class QueueProxyPolicy:
         self.settings = settings
         self.readiness = readiness
         self.pool = UpstreamPool(loop, "127.0.0.1", settings.user_port, max_idle=settings.container_concurrency or 1000)
+        # HTTP/2 requests go to an h2c app over HTTP/2, to any other translated to HTTP/1.1 (the
+        # HTTP/2 protocol keeps those connections); HTTP/1.1 requests always go as HTTP/1.1
+        self.h2_pool = H2UpstreamPool(loop, "127.0.0.1", settings.user_port) if settings.user_protocol == "h2c" else None
         self.host = self.pool.address.encode()
         cc = settings.container_concurrency
         self.breaker = Breaker(cc, settings.queue_depth) if cc > 0 else None
@@ -110,16 +115,19 @@ class QueueProxyPolicy:
         self.last_request = self.loop.time()
         settings = self.settings
         conn.set_timeouts(settings.revision_timeout, settings.response_start_timeout, settings.idle_timeout)
-        conn.upstream_head = request_head(head, self._rewrites(conn, found), head.upgrade, self.host)
+        if head.version == 20:
+            conn.upstream_head = h2_request_head(head, self._rewrites(conn, found), self.host)
+        else:
+            conn.upstream_head = request_head(head, self._rewrites(conn, found), head.upgrade, self.host)
         breaker = self.breaker
         if breaker is None:
             conn.slot = PROXIED if proxied else 0
-            conn.forward(self.pool, conn.upstream_head)
+            conn.forward(self._pool_for(head), conn.upstream_head)
             return
         outcome = breaker.acquire(conn)
         if outcome == ADMITTED:
             conn.slot = (PROXIED if proxied else 0) | HELD
-            conn.forward(self.pool, conn.upstream_head)
+            conn.forward(self._pool_for(head), conn.upstream_head)
         elif outcome == QUEUED:
             conn.slot = (PROXIED if proxied else 0) | QUEUED_FLAG
         else:
@@ -129,7 +137,12 @@ class QueueProxyPolicy:
 
     def on_admitted(self, conn) -> None:
         conn.slot = (conn.slot & PROXIED) | HELD
-        conn.forward(self.pool, conn.upstream_head)
+        conn.forward(self._pool_for(conn.head), conn.upstream_head)
+
+    def _pool_for(self, head):
+        if head.version == 20 and self.h2_pool is not None:
+            return self.h2_pool
+        return self.pool
 
     def on_response_start(self, conn, status: int) -> None:
         pass
@@ -261,3 +274,5 @@ class QueueProxyPolicy:
         for task in self._probe_tasks:
             task.cancel()
         self.pool.close()
+        if self.h2_pool is not None:
+            self.h2_pool.close()

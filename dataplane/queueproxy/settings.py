@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 from dataplane.queueproxy.probespec import ProbeSpec, parse_readiness_probe
 
 
+# Knative's serving ports: 8012 for revisions whose port speaks HTTP/1.1, 8013 for h2c ones
+KNATIVE_PORT = 8012
+KNATIVE_H2C_PORT = 8013
+
+
 class SettingsError(ValueError):
     """A missing or invalid setting; the message names the variable."""
 
@@ -30,7 +35,14 @@ class QueueProxySettings:
     pod_ip: str
     service: str = ""
     serving_port: int = 8012
-    """QUEUE_SERVING_PORT."""
+    """QUEUE_SERVING_PORT: HTTP/1.1, and HTTP/2 with prior knowledge (told apart by the preface)."""
+    h2c_serving_port: int = 0
+    """QUEUE_SERVING_H2C_PORT: a second serving port, alike (0 = none). Default 8013 when the
+    serving port is Knative's 8012, so a Service port pointed at 8013 (Knative's for h2c) is served."""
+    user_protocol: str = "http1"
+    """USER_PROTOCOL: ``h2c`` when the app's port speaks HTTP/2 without TLS (Knative: the port is
+    named ``h2c``), else ``http1``. Default ``h2c`` when QUEUE_SERVING_PORT is 8013, the port
+    Knative's reconciler gives exactly such revisions."""
     admin_port: int = 8022
     """QUEUE_ADMIN_PORT (Knative: fixed 8022): `/wait-for-drain`."""
     stats_port: int = 9090
@@ -109,6 +121,13 @@ def from_env(env: Mapping[str, str] | None = None) -> QueueProxySettings:
         probes = parse_readiness_probe(env.get("SERVING_READINESS_PROBE") or None, user_port)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+    serving_port = _int(env, "QUEUE_SERVING_PORT", lo=1, hi=65535)
+    protocol = env.get("USER_PROTOCOL") or ("h2c" if serving_port == KNATIVE_H2C_PORT else "http1")
+    if protocol not in ("http1", "h2c"):
+        raise SettingsError(f"USER_PROTOCOL: must be http1 or h2c, got {protocol!r}")
+    h2c_port = _int(env, "QUEUE_SERVING_H2C_PORT", KNATIVE_H2C_PORT if serving_port == KNATIVE_PORT else 0, lo=0, hi=65535)
+    if h2c_port == serving_port:
+        h2c_port = 0
     return QueueProxySettings(
         container_concurrency=_int(env, "CONTAINER_CONCURRENCY", lo=0),
         user_port=user_port,
@@ -119,7 +138,9 @@ def from_env(env: Mapping[str, str] | None = None) -> QueueProxySettings:
         pod=_req(env, "SERVING_POD"),
         pod_ip=_req(env, "SERVING_POD_IP"),
         service=env.get("SERVING_SERVICE", ""),
-        serving_port=_int(env, "QUEUE_SERVING_PORT", lo=1, hi=65535),
+        serving_port=serving_port,
+        h2c_serving_port=h2c_port,
+        user_protocol=protocol,
         admin_port=_int(env, "QUEUE_ADMIN_PORT", 8022, lo=0, hi=65535),
         stats_port=_int(env, "QUEUE_STATS_PORT", 9090, lo=0, hi=65535),
         metrics_port=_int(env, "QUEUE_METRICS_PORT", 9091, lo=0, hi=65535),

@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import time
 
 from dataplane.http.engine import EngineConfig, collect, release_memory
 from dataplane.http.endpoints import LocalEndpoints
+from dataplane.http.h2downstream import close_pools, http2_handler
 from dataplane.http.server import listen
 from dataplane.queueproxy.policy import QueueProxyPolicy
 from dataplane.queueproxy.readiness import Readiness
@@ -90,12 +92,16 @@ class QueueProxy:
         policy = self.policy = QueueProxyPolicy(loop, s, readiness)
         stats = StatsEndpoint(policy, s.pod)
         engine = EngineConfig(max_head_size=s.max_head_size, max_headers=s.max_headers, header_timeout=s.header_timeout)
+        self.http2 = http2_handler(loop, policy, engine)
+        engine = dataclasses.replace(engine, http2=self.http2)
         admin = LocalEndpoints({b"/wait-for-drain": self._wait_for_drain})
         stats_ep = LocalEndpoints({b"/metrics": stats.handle})
         metrics_ep = LocalEndpoints({b"/metrics": PrometheusEndpoint(policy).handle})
         self._tasks: set[asyncio.Task] = set()
         self._answers: set[asyncio.Task] = set()
-        main = await listen(loop, policy, s.bind_address, s.serving_port, engine)
+        main = [await listen(loop, policy, s.bind_address, s.serving_port, engine)]
+        if s.h2c_serving_port:
+            main.append(await listen(loop, policy, s.bind_address, s.h2c_serving_port, engine))
         others = [
             await listen(loop, admin, s.bind_address, s.admin_port),
             await listen(loop, stats_ep, s.bind_address, s.stats_port),
@@ -107,7 +113,8 @@ class QueueProxy:
         release_memory()  # what start-up freed (mostly imports); the policy does it again after each burst
         try:
             await self.drained.wait()
-            main.close()
+            for server in main:
+                server.close()
             policy.connections.close_idle()
             await policy.connections.wait_empty()
             if self._answers:  # let /wait-for-drain callers hear that the drain is over
@@ -117,6 +124,7 @@ class QueueProxy:
             for task in self._tasks | self._answers:
                 task.cancel()
             policy.close()
+            close_pools(self.http2)
             for server in others:
                 server.close()
             for ep in (admin, stats_ep, metrics_ep):
@@ -128,6 +136,8 @@ class QueueProxy:
             return
         self.sigterm = True
         self.policy.draining = True
+        # HTTP/2 clients hear at once to open no new streams here; open ones finish
+        self.policy.connections.drain_http2()
         task = asyncio.get_running_loop().create_task(self._drain())
         self._tasks.add(task)
 

@@ -74,6 +74,10 @@ cdef Py_ssize_t _total(list parts) except -1:
     return size
 
 
+# the first line of HTTP/2's connection preface (RFC 9113 §3.4)
+cdef bytes _PREFACE_LINE = b"PRI * HTTP/2.0\r\n"
+
+
 cdef class ClientConnection  # declared here, defined below: the upstream side calls it
 
 include "_engine_upstream.pxi"
@@ -299,12 +303,31 @@ cdef class ClientConnection:
             self.dispatching = False
         return 0
 
+    cdef int _hand_over(self) except -1:
+        """The client sent HTTP/2's connection preface: the connection belongs to
+        ``config.http2`` from here on, with the bytes read so far."""
+        data = bytes(self.buf)
+        self.buf = _EMPTY
+        self.closed = True
+        self.wait = WAIT_NONE
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.policy.connection_lost(self)
+        self.config.http2(self.transport, data)
+        return 0
+
     cdef int _start_request(self) except -1:
         cdef Py_ssize_t head_len, n
         buf = self.buf
         try:
             head = parse_request_head(buf, self.max_head_size, self.max_headers)
         except HttpError as exc:
+            # HTTP/2's preface parses as a request line of version 2.0: looked for only once the
+            # parser has refused it, so HTTP/1.1 pays nothing for the detection
+            if exc.status == 505 and self.config.http2 is not None and buf.startswith(_PREFACE_LINE):
+                self._hand_over()
+                return 0
             self._reject(exc.status, exc.reason)
             return 0
         if head is None:

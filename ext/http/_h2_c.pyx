@@ -638,6 +638,13 @@ cdef class Session:
         s = s if s < c else c
         return s if s > 0 else 0
 
+    @property
+    def peer_max_streams(self):
+        """Streams the peer lets us open at once: its SETTINGS_MAX_CONCURRENT_STREAMS (2**31-1
+        when its SETTINGS name none; 100 until they arrive, as libnghttp2 assumes)."""
+        cdef uint32_t n = nghttp2_session_get_remote_settings(self._s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
+        return n if n < 0x7FFFFFFF else 0x7FFFFFFF
+
     def reset_stream(self, int32_t stream_id, uint32_t error_code):
         """Reset a stream; the handler hears nothing more of it."""
         flags = self._flags.get(stream_id)

@@ -103,6 +103,15 @@ BAD_HEADS = {
     "value with a LF": REQUEST + [(b"x", b"a\nb")],
     "non-numeric content-length": REQUEST + [(b"content-length", b"12a")],
     "CONNECT with a :path": [(b":method", b"CONNECT"), (b":authority", b"a:1"), (b":path", b"/")],
+    # what an HTTP/1.1 hop would read differently (a second request line, a split header)
+    ":path with a space": [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/a HTTP/1.1"), (b":authority", b"a")],
+    ":path with a tab": [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/a\tb"), (b":authority", b"a")],
+    ":method not a token": [(b":method", b"GET /x"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"a")],
+    ":authority with a space": [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"a b")],
+    ":scheme not a scheme": [(b":method", b"GET"), (b":scheme", b"ht tp"), (b":path", b"/"), (b":authority", b"a")],
+    "value with a control byte": REQUEST + [(b"x", b"a\x01b")],
+    "value with DEL": REQUEST + [(b"x", b"a\x7fb")],
+    "host with a space": REQUEST + [(b"host", b"a b")],
 }
 
 

@@ -229,3 +229,18 @@ def test_goaway_from_the_peer_lets_the_open_stream_finish(twin):
     out = frames(session.data_to_send())
     assert [(f.type, f.stream_id) for f in out] == [(0x1, 1), (0x0, 1)] and "END_STREAM" in out[-1].flags
     assert session.closed
+
+
+def test_a_client_learns_how_many_streams_the_server_takes(twin):
+    client = twin.Session(Recorder(), client=True)
+    client.initiate()
+    assert client.peer_max_streams == 100  # not heard from yet: libnghttp2's assumption, in both builds
+    server = twin.Session(Recorder(), limits=H2Limits(max_concurrent_streams=3))
+    server.initiate()
+    pump(client, server)
+    assert client.peer_max_streams == 3
+    # SETTINGS that name no limit: unlimited (RFC 9113 §6.5.2)
+    other = twin.Session(Recorder(), client=True)
+    other.initiate()
+    other.receive(Peer.settings())
+    assert other.peer_max_streams == 2**31 - 1
