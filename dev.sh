@@ -41,6 +41,9 @@ PYEOF
     command -v h2load >/dev/null || pkgs+=(nghttp2-client)
     command -v node >/dev/null || pkgs+=(nodejs)
     command -v curl >/dev/null || pkgs+=(curl)
+    # the console's browser test drives Debian's Chromium through its chromedriver (nothing downloaded)
+    command -v chromium >/dev/null || pkgs+=(chromium)
+    command -v chromedriver >/dev/null || pkgs+=(chromium-driver)
     [ ${#pkgs[@]} -eq 0 ] || apt_install "${pkgs[@]}"
 }
 

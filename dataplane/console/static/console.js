@@ -245,7 +245,14 @@ function setupApplyForm() {
 const state = { services: [], revisions: [], pods: [], eventsAfter: 0, series: new Map() };
 let view = null;
 
-async function refresh() {
+// one refresh at a time: an action's refresh joins the one in flight instead of racing it
+let refreshing = null;
+function refresh() {
+  if (!refreshing) refreshing = refreshNow().finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+async function refreshNow() {
   try {
     const [services, revisions, pods, events] = await Promise.all([
       get("/v1/services?allNamespaces=1"),
@@ -340,6 +347,10 @@ function serviceView(namespace, name) {
 
   let service = null;
   let trafficBuilt = false;
+  let trafficEdited = false;
+  let trafficSource = "";
+  trafficForm.addEventListener("input", () => { trafficEdited = true; });
+  trafficForm.addEventListener("click", (event) => { if (event.target.closest("#traffic-add, .traffic-row button")) trafficEdited = true; });
   const chartsByRevision = new Map();
 
   deleteButton.addEventListener("click", async () => {
@@ -399,6 +410,7 @@ function serviceView(namespace, name) {
         el("button", { type: "button", id: "traffic-reset", onclick: () => { trafficBuilt = false; view.update(); } }, "Reset to current")),
       errors);
     trafficBuilt = true;
+    trafficEdited = false;
   }
 
   trafficForm.addEventListener("submit", async (event) => {
@@ -547,7 +559,12 @@ function serviceView(namespace, name) {
       const revisions = revisionsOf();
       header_();
       revisionRows(revisions);
-      if (!trafficBuilt) buildTrafficForm();
+      // the form follows the Service until someone edits it; "Reset to current" lets it follow again
+      const current = JSON.stringify([service.spec.traffic, revisions.map((r) => r.metadata.name)]);
+      if (!trafficBuilt || (!trafficEdited && current !== trafficSource)) {
+        buildTrafficForm();
+        trafficSource = current;
+      }
       const pods = state.pods.filter((p) => p.metadata.namespace === namespace && (p.metadata.labels || {})[`${SERVING}/service`] === name);
       podRows(pods);
       await Promise.all([chartsFor(revisions), podLogs(pods)]);
@@ -587,6 +604,7 @@ class RevisionChart {
       return;
     }
     for (const s of body.samples) {
+      if (s.t <= this.last) continue;
       this.samples.push(s);
       this.last = Math.max(this.last, s.t);
     }
@@ -616,7 +634,8 @@ class RevisionChart {
       node.append(svg("text", { x: left - LEFT, y: top - 8 }, panel.title));
       node.append(svg("text", { x: left - LEFT, y: top + 10 }, fmt(max)));
       node.append(svg("text", { x: left - LEFT, y: top + PH }, "0"));
-      node.append(svg("text", { x: right - 60, y: top + PH + 14 }, `-${CHART_SECONDS} s … now`));
+      node.append(svg("text", { x: left, y: top + PH + 14 }, `-${CHART_SECONDS} s`));
+      node.append(svg("text", { x: right, y: top + PH + 14, "text-anchor": "end" }, "now"));
       node.append(svg("line", { class: "axis", x1: left, y1: top + PH, x2: right, y2: top + PH }));
       node.append(svg("line", { class: "grid", x1: left, y1: top, x2: right, y2: top }));
       if (panel.title === "pods") {
@@ -626,11 +645,11 @@ class RevisionChart {
         }
         for (const s of samples.filter((s) => s.cold_start !== null && s.cold_start !== undefined)) {
           node.append(svg("line", { class: "cold", x1: x(s.t), y1: top, x2: x(s.t), y2: top + PH }));
-          node.append(svg("text", { x: x(s.t) + 2, y: top + 10 }, `cold ${s.cold_start.toFixed(1)} s`));
+          node.append(svg("text", label(x(s.t), right, top + 10), `cold ${s.cold_start.toFixed(1)} s`));
         }
         for (const s of samples.filter((s) => s.shed > 0)) {
           node.append(svg("line", { class: "shed", x1: x(s.t), y1: top, x2: x(s.t), y2: top + PH }));
-          node.append(svg("text", { x: x(s.t) + 2, y: top + 22 }, `shed ${s.shed}`));
+          node.append(svg("text", label(x(s.t), right, top + 22), `shed ${s.shed}`));
         }
       }
       for (const [key, cls] of panel.lines) {
@@ -660,6 +679,11 @@ class RevisionChart {
     this.root.dataset.ready = String(now.ready);
     this.root.dataset.maxReady = String(Math.max(...samples.map((s) => s.ready)));
   }
+}
+
+// a marker's label: right of its line, or left of it near the panel's right edge
+function label(at, right, y) {
+  return at > right - 80 ? { x: at - 3, y, "text-anchor": "end" } : { x: at + 3, y };
 }
 
 function fmt(v) {

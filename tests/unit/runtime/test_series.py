@@ -11,6 +11,7 @@ from dataplane.autoscaler.service import AutoscalerService
 from dataplane.directory import RevisionInfo
 from dataplane.platform.local.latency import parse_buckets, second_quantiles
 from dataplane.platform.local.series import SeriesBook, quantile, sample_values
+from dataplane.ports import free_port
 from dataplane.stats.wire import Stat
 
 KEY = ("default", "web-00001")
@@ -101,3 +102,41 @@ def test_a_second_of_a_histogram_is_the_difference_of_two_reads():
     assert second_quantiles(before, now) == ((0.1, 0.5), [0, 10, 1])
     restarted = parse_buckets(QP % (3, 3, 3, 3))  # counters went back: a new queue-proxy, all of it is new
     assert second_quantiles(now, restarted) == ((0.1, 0.5), [3, 0, 0])
+
+
+async def test_latency_is_read_only_for_watched_revisions():
+    from aiohttp import web
+
+    from dataplane.platform.local.latency import WATCH_SECONDS, LatencyWatch
+
+    counts = {"value": (1, 2, 2, 2)}
+    reads = []
+
+    async def metrics(_request):
+        reads.append(1)
+        return web.Response(text=QP % counts["value"])
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    address = f"127.0.0.1:{port}"
+    watch = LatencyWatch()
+    pods = [(KEY, "web-00001-pod", address), (("default", "other-00001"), "other-pod", address)]
+    try:
+        await watch.read(pods, 100.0)
+        assert reads == [] and watch.latest(KEY) == (None, None)  # nobody looks: no pod is read
+        watch.watch(KEY, 100.0)
+        await watch.read(pods, 100.5)
+        assert len(reads) == 1 and watch.latest(KEY) == (None, None)  # the baseline
+        counts["value"] = (1, 12, 13, 13)  # ten requests in (0.1, 0.5], one past 0.5
+        await watch.read(pods, 101.5)
+        p50, p99 = watch.latest(KEY)
+        assert p50 == pytest.approx(0.1 + 0.4 * (5.5 / 10)) and p99 == 0.5  # rank 5.5 of 11
+        await watch.read(pods, 100.0 + WATCH_SECONDS + 1)  # no longer asked for: dropped, not read
+        assert len(reads) == 2 and watch.latest(KEY) == (None, None)
+    finally:
+        await watch.close()
+        await runner.cleanup()
