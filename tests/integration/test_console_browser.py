@@ -215,6 +215,8 @@ def test_console_walkthrough(tmp_path):
         assert "pod knative-example-00002-deployment-" in events and "stopped: scaled down (drained)" in events, events
         driver.execute_script("document.querySelector('figure.chart').scrollIntoView()")
         shot(driver, "4-back-to-zero")
+        driver.execute_script("window.scrollTo(0, 0)")
+        shot(driver, "service-page")  # the README's picture (docs/console.png)
 
         # an invalid manifest typed in: its field errors next to their paths, nothing applied
         area = driver.find_element(By.ID, "apply-text")

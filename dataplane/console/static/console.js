@@ -688,7 +688,8 @@ function label(at, right, y) {
 
 function fmt(v) {
   if (typeof v !== "number") return "-";
-  return Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1);
+  if (Number.isInteger(v) || v >= 100) return String(Math.round(v));
+  return v.toFixed(v < 10 ? 2 : 1);
 }
 
 // ---------------------------------------------------------------------------------------------
