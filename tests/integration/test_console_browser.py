@@ -3,7 +3,8 @@
 One walk through the page, as a person would: see the sample Service, upload the seed article's
 Listing 2 and see revision 2 take the traffic, refuse a split that does not add up to 100 before
 sending it, set a 50/50 split with a tag, send a bounded burst and watch the chart's ready pods rise
-and come back to zero, and see an invalid manifest's field error next to its path. Screenshots of
+and come back to zero, see an invalid manifest's field error next to its path, roll back to revision 1
+and delete the Service. Screenshots of
 each step go to ``$DATAPLANE_TEST_ARTIFACTS`` (default ``test-artifacts/console`` in the checkout).
 
 Marked slow: the walk takes about a minute, most of it waiting for the burst's pods to scale back to
@@ -232,6 +233,16 @@ def test_console_walkthrough(tmp_path):
         driver.execute_script("document.getElementById('apply-result').scrollIntoView()")
         shot(driver, "5-field-errors")
         assert up.call("GET", "/v1/services/default/knative-example")["spec"]["template"]["spec"]["containerConcurrency"] == 1
+
+        # roll back: all traffic to revision 1, its tag kept off; then delete, confirmed in the browser's dialog
+        driver.find_element(By.CSS_SELECTOR, 'button.rollback[data-revision="knative-example-00001"]').click()
+        wait(driver, "revision 1 with all the traffic", lambda d: "100%" in text_of(d, f"{rev1} td.traffic") and "0%" in text_of(d, f"{rev2} td.traffic"))
+        traffic = up.call("GET", "/v1/services/default/knative-example")["spec"]["traffic"]
+        assert traffic == [{"revisionName": "knative-example-00001", "latestRevision": False, "percent": 100}], traffic
+        driver.find_element(By.ID, "delete-service").click()
+        wait(driver, "the confirmation", lambda d: d.switch_to.alert, timeout=5).accept()
+        wait(driver, "delete's result", lambda d: 'service.serving.knative.dev "knative-example" deleted' in text_of(d, "#service-result"), timeout=10)
+        wait(driver, "the page saying it is gone", lambda d: "does not exist" in text_of(d, "#service-ready"), timeout=10)
     finally:
         if driver is not None:
             driver.quit()

@@ -450,7 +450,7 @@ function serviceView(namespace, name) {
     await sendTraffic(traffic, "setting traffic");
   });
 
-  function header_() {
+  function showHeader() {
     const s = service.status || {};
     const ready = condition(service, "Ready");
     replace(header, el("dl", { class: "facts" },
@@ -557,7 +557,7 @@ function serviceView(namespace, name) {
         return;
       }
       const revisions = revisionsOf();
-      header_();
+      showHeader();
       revisionRows(revisions);
       // the form follows the Service until someone edits it; "Reset to current" lets it follow again
       const current = JSON.stringify([service.spec.traffic, revisions.map((r) => r.metadata.name)]);
