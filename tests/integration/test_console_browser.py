@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -70,6 +70,17 @@ class Up:
         wait_port(self.api_port, timeout=30, proc=self.proc)
         wait_port(self.port, timeout=30, proc=self.proc)
         self.url = f"http://127.0.0.1:{self.api_port}/"
+        self.printed = self._console_line()
+
+    def _console_line(self) -> str:
+        """The console's address as `dataplane up` printed it (with this start's token in the fragment)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for line in Path(self.log.name).read_text(errors="replace").splitlines():
+                if line.startswith("console: "):
+                    return line.removeprefix("console: ")
+            time.sleep(0.1)
+        raise AssertionError("dataplane up printed no console address")
 
     def call(self, method: str, path: str, body: dict | None = None) -> dict:
         headers = {"Authorization": f"Bearer {read_token(self.home)}", "Content-Type": "application/json"}
@@ -112,7 +123,9 @@ def request(port: int, host: str) -> int:
 def wait(driver, what: str, predicate, timeout: float = 60.0):
     """``predicate(driver)`` until truthy; the failure says what was awaited and shows the page."""
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: predicate(d))
+        # the page redraws a table when its data changes: an element found just before is then stale
+        waiter = WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,))
+        return waiter.until(lambda d: predicate(d))
     except Exception as exc:
         shot(driver, "failed")
         raise AssertionError(f"waited {timeout:g} s for {what}; the page said:\n{driver.find_element(By.TAG_NAME, 'body').text[:4000]}") from exc
@@ -121,6 +134,11 @@ def wait(driver, what: str, predicate, timeout: float = 60.0):
 def shot(driver, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def click(driver, css: str) -> None:
+    """Click what ``css`` finds, found again if the page redrew it meanwhile."""
+    wait(driver, f"{css} clicked", lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True, timeout=10)
 
 
 def text_of(driver, css: str) -> str:
@@ -149,8 +167,11 @@ def test_console_walkthrough(tmp_path):
             raise AssertionError(f"Chromium did not start ({exc.msg}): ./dev.sh installs chromium and chromium-driver") from exc
         driver.set_page_load_timeout(30)
 
+        # the address dataplane up printed: the token in its fragment goes to the tab's storage, out of the address bar
+        assert up.printed == f"{up.url}#token={read_token(up.home)}"
+        driver.get(up.printed)
+        wait(driver, "the token out of the address bar", lambda d: d.current_url == up.url + "#/", timeout=10)
         # the list, as `get ksvc` shows it
-        driver.get(up.url)
         row = 'table#services tr[data-name="knative-example"]'
         wait(driver, "the sample Service, Ready", lambda d: "True" in text_of(d, row), timeout=90)
         assert "http://knative-example.default.example.com" in text_of(driver, row)
@@ -235,7 +256,7 @@ def test_console_walkthrough(tmp_path):
         assert up.call("GET", "/v1/services/default/knative-example")["spec"]["template"]["spec"]["containerConcurrency"] == 1
 
         # roll back: all traffic to revision 1, its tag kept off; then delete, confirmed in the browser's dialog
-        driver.find_element(By.CSS_SELECTOR, 'button.rollback[data-revision="knative-example-00001"]').click()
+        click(driver, 'button.rollback[data-revision="knative-example-00001"]')
         wait(driver, "revision 1 with all the traffic", lambda d: "100%" in text_of(d, f"{rev1} td.traffic") and "0%" in text_of(d, f"{rev2} td.traffic"))
         traffic = up.call("GET", "/v1/services/default/knative-example")["spec"]["traffic"]
         assert traffic == [{"revisionName": "knative-example-00001", "latestRevision": False, "percent": 100}], traffic
@@ -247,4 +268,3 @@ def test_console_walkthrough(tmp_path):
         if driver is not None:
             driver.quit()
         output = up.stop()
-    assert "console: " + up.url in output, output

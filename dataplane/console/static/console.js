@@ -13,33 +13,60 @@ const TAG = /^[a-z]([-a-z0-9]*[a-z0-9])?$/; // a DNS label, as a tag becomes par
 // ---------------------------------------------------------------------------------------------
 // the API
 
-let token = null;
+// The token comes in the address `dataplane up` prints (#token=...: a fragment, never sent by the browser),
+// is kept in this tab's sessionStorage (this origin only) and leaves the address bar at once. The server
+// never hands it out: see dataplane/console/app.py.
+const TOKEN_KEY = "dataplane-api-token";
 
-async function session() {
-  const resp = await fetch("/console/session", { headers: { "X-Dataplane-Console": "1" }, cache: "no-store" });
-  const body = await resp.json();
-  if (!resp.ok) throw new Error(body.error || `HTTP ${resp.status}`);
-  token = body.token;
+function takeTokenFromAddress() {
+  const found = location.hash.match(/^#token=([A-Za-z0-9_-]+)/);
+  if (!found) return;
+  sessionStorage.setItem(TOKEN_KEY, found[1]);
+  history.replaceState(null, "", location.pathname + "#/");
+}
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+function askForToken() {
+  document.getElementById("token-form").hidden = false;
+}
+
+function setupTokenForm() {
+  const form = document.getElementById("token-form");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = document.getElementById("token-input");
+    if (!input.value.trim()) return;
+    sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+    input.value = "";
+    form.hidden = true;
+  });
+  if (!token()) askForToken();
 }
 
 // {status, body}: body is the parsed JSON (or {error: text} for a non-JSON answer)
 async function call(method, path, body) {
-  const mutating = method !== "GET";
-  for (let attempt = 0; ; attempt++) {
-    const headers = {};
-    if (mutating) {
-      if (token === null) await session();
-      headers["Authorization"] = `Bearer ${token}`;
+  const headers = {};
+  if (method !== "GET") {
+    if (!token()) {
+      askForToken();
+      return { status: 401, body: { error: "this page has no API token: open the address dataplane up printed (console: ...#token=...), or paste the token from $DATAPLANE_HOME/api-token at the top" } };
     }
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
-    const text = await resp.text();
-    let parsed;
-    try { parsed = text ? JSON.parse(text) : {}; } catch (e) { parsed = { error: text }; }
-    // the token is new on every start of `dataplane up`: fetch this start's once and try again
-    if (resp.status === 401 && mutating && attempt === 0) { token = null; continue; }
-    return { status: resp.status, body: parsed };
+    headers["Authorization"] = `Bearer ${token()}`;
   }
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
+  const text = await resp.text();
+  let parsed;
+  try { parsed = text ? JSON.parse(text) : {}; } catch (e) { parsed = { error: text }; }
+  if (resp.status === 401) {
+    // a new start of `dataplane up` has a new token: this one is of no use any more
+    sessionStorage.removeItem(TOKEN_KEY);
+    askForToken();
+  }
+  return { status: resp.status, body: parsed };
 }
 
 async function get(path) {
@@ -708,8 +735,13 @@ async function loop() {
   timer = setTimeout(loop, REFRESH_MS);
 }
 
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => {
+  takeTokenFromAddress(); // the printed address pasted into an open tab
+  route();
+});
 window.addEventListener("DOMContentLoaded", () => {
+  takeTokenFromAddress();
+  setupTokenForm();
   setupApplyForm();
   view = null;
   const parts = location.hash.replace(/^#\/?/, "").split("/");

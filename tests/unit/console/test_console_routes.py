@@ -1,7 +1,8 @@
-"""The console on a real control plane in this process: its page, its token, and pages elsewhere refused.
+"""The console on a real control plane in this process: its page, and pages elsewhere refused.
 
-A page of another origin may make the browser send requests to the API but must neither read the
-console's token nor change anything; a page whose name rebinds to 127.0.0.1 is refused by Host.
+No route hands out the API token (only the address `dataplane up` prints carries it, in a fragment
+no browser sends); a page of another origin may make the browser send requests to the API but
+changes nothing; a page whose name rebinds to 127.0.0.1 is refused by Host.
 """
 
 from __future__ import annotations
@@ -10,20 +11,19 @@ import aiohttp
 import orjson
 import pytest
 
-from dataplane.console.app import Console
+from dataplane.console.app import Console, address
 from dataplane.platform.local.controlplane import ControlPlane
 from dataplane.platform.local.podspec import WORKING_DIR_ANNOTATION
 from dataplane.ports import free_port
 
 EVIL = "http://evil.example.com"
-SESSION = {"X-Dataplane-Console": "1", "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}
 
 
 @pytest.fixture
 async def plane(tmp_path):
     plane = ControlPlane(tmp_path / "home", router_port=free_port())
     port = free_port()
-    await plane.start("127.0.0.1", port, extra_routes=Console(lambda: plane.token).add_routes)
+    await plane.start("127.0.0.1", port, extra_routes=Console().add_routes)
     plane.url = f"http://127.0.0.1:{port}"
     plane.origin = plane.url
     async with aiohttp.ClientSession() as session:
@@ -79,30 +79,28 @@ async def test_only_the_listed_files_are_served(plane, name):
     assert status == 404, body
 
 
-async def test_the_console_page_gets_the_token(plane):
-    status, body, headers = await call(plane, "GET", "/console/session", **SESSION)
-    assert status == 200 and body == {"token": plane.token}
-    assert headers["Cache-Control"] == "no-store" and "Access-Control-Allow-Origin" not in headers
+async def test_no_route_hands_out_the_token(plane):
+    """Another user of this machine reaches the loopback port too: only the printed address carries the token."""
+    for path in ("/", "/console/console.js", "/console/console.css", "/console/session", "/console/token"):
+        for headers in ({}, {"Sec-Fetch-Site": "same-origin", "Origin": plane.origin}):
+            _, body, answer_headers = await call(plane, "GET", path, **headers)
+            assert plane.token not in str(body) and plane.token not in str(answer_headers), path
+    assert address("http://127.0.0.1:8081", "abc_-1") == "http://127.0.0.1:8081/#token=abc_-1"
 
 
 @pytest.mark.parametrize(("headers", "status"), [
-    ({}, 403),  # <script src>, <img>, a form or a plain link: no custom header
-    ({"X-Dataplane-Console": "1", "Sec-Fetch-Site": "cross-site"}, 403),  # fetch from another site
-    ({"X-Dataplane-Console": "1", "Sec-Fetch-Site": "same-site"}, 403),  # an app behind the router, another port
-    ({"X-Dataplane-Console": "1", "Sec-Fetch-Site": "none"}, 403),  # typed in the address bar: read the file instead
-    ({"X-Dataplane-Console": "1", "Origin": EVIL}, 403),
-    ({"X-Dataplane-Console": "1", "Origin": "http://127.0.0.1:8080"}, 403),
-    ({**SESSION, "Host": "evil.example.com:8081"}, 421),  # DNS rebinding
+    ({"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}, 403),  # a page of another site loads it
+    ({"Sec-Fetch-Site": "same-site"}, 403),  # an app behind the router, another port of this machine
+    ({"Host": "evil.example.com:8081"}, 421),  # DNS rebinding: the attacker's name, now on 127.0.0.1
 ])  # fmt: skip
-async def test_no_other_page_gets_the_token(plane, headers, status):
-    got, body, answer_headers = await call(plane, "GET", "/console/session", **headers)
+async def test_the_page_is_not_served_to_other_pages(plane, headers, status):
+    got, body, _ = await call(plane, "GET", "/", **headers)
     assert got == status, body
-    assert plane.token not in str(body) and "Access-Control-Allow-Origin" not in answer_headers
 
 
-async def test_a_session_preflight_is_never_granted(plane):
-    headers = {"Origin": EVIL, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "x-dataplane-console"}
-    status, _, answer = await call(plane, "OPTIONS", "/console/session", **headers)
+async def test_a_preflight_is_never_granted(plane):
+    headers = {"Origin": EVIL, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    status, _, answer = await call(plane, "OPTIONS", "/v1/apply", **headers)
     assert status in (403, 405) and "Access-Control-Allow-Origin" not in answer
 
 
