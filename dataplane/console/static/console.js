@@ -219,7 +219,7 @@ async function waitReady(box, lines, namespace, name, timeoutS = 300) {
 }
 
 // POST /v1/apply and show what the CLI would; the field errors (422) as a table of paths.
-async function apply(box, body, waitFor) {
+async function apply(box, body) {
   showResult(box, [["", "applying…"]]);
   let answer;
   try { answer = await call("POST", "/v1/apply", body); } catch (e) {
@@ -238,7 +238,6 @@ async function apply(box, body, waitFor) {
   const services = (answer.body.results || []).filter((r) => r.kind === "Service" && r.action !== "unchanged");
   let ok = true;
   for (const r of services) ok = (await waitReady(box, lines, r.namespace || "default", r.name)) && ok;
-  if (waitFor) ok = (await waitReady(box, lines, waitFor[0], waitFor[1])) && ok;
   return ok;
 }
 
@@ -406,7 +405,7 @@ function serviceView(namespace, name) {
 
   async function sendTraffic(traffic, what) {
     showResult(actions, [["", `${what}…`]]);
-    await apply(actions, { documents: [withTraffic(traffic)] }, [namespace, name]);
+    await apply(actions, { documents: [withTraffic(traffic)] });
     trafficBuilt = false;
     refresh();
   }
