@@ -43,6 +43,9 @@ PYEOF
     command -v curl >/dev/null || pkgs+=(curl)
     # the completion test checks `dataplane completion zsh` with zsh itself
     command -v zsh >/dev/null || pkgs+=(zsh)
+    # the console's browser test drives Debian's Chromium through its chromedriver (nothing downloaded)
+    command -v chromium >/dev/null || pkgs+=(chromium)
+    command -v chromedriver >/dev/null || pkgs+=(chromium-driver)
     [ ${#pkgs[@]} -eq 0 ] || apt_install "${pkgs[@]}"
 }
 

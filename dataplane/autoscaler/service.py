@@ -155,6 +155,16 @@ class AutoscalerService:
             self._decide(revision, now)
         return True
 
+    def pushed(self, namespace: str, name: str, since: float) -> tuple[float, float]:
+        """What the senders' latest reports for a revision said, if made at ``since`` or later:
+        (average concurrency, requests per second), summed over senders. For people reading; decisions use the windows."""
+        concurrency = rate = 0.0
+        for (ns, rev, _pod), (second, stat) in self._last_push.items():
+            if ns == namespace and rev == name and second >= since:
+                concurrency += stat.average_concurrent_requests
+                rate += stat.request_count
+        return concurrency, rate
+
     # --- decisions -----------------------------------------------------------
 
     def tick(self) -> None:

@@ -44,17 +44,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    from dataplane.console.app import Console, address
     from dataplane.platform.local.controlplane import ControlPlane
-    from dataplane.platform.local.events import EventLog
-
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    events = None if args.quiet else EventLog(lambda line: print(line, flush=True))
-    plane = ControlPlane(args.home, args.port, drain_quiet=args.drain_quiet, events=events)
+    echo = None if args.quiet else (lambda line: print(line, flush=True))
+    plane = ControlPlane(args.home, args.port, drain_quiet=args.drain_quiet, echo=echo)
     try:
-        await plane.start("127.0.0.1", args.api_port)
+        await plane.start("127.0.0.1", args.api_port, extra_routes=Console().add_routes)
     except OSError:
         await plane.stop()
         raise
@@ -71,6 +70,8 @@ async def serve(args: argparse.Namespace) -> int:
     )  # fmt: skip
     where = f"control API on {api} (token in {token_path(args.home)}), state in {args.home}"
     print(f"dataplane is up: requests on http://{args.host}:{args.port}, {where}", flush=True)
+    # the token rides in the fragment, which browsers never send: see dataplane/console/app.py
+    print(f"console: {address(api, plane.token)}", flush=True)
     waiter = asyncio.ensure_future(activator.wait())
     stopper = asyncio.ensure_future(stop.wait())
     await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import zipfile
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -80,6 +81,11 @@ def test_sdist_wheel_installs_and_runs(tmp_path):
     run([sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", dist, sdist], 900, tmp_path)
     (wheel,) = dist.glob("*.whl")
     assert wheel.name.startswith(f"serverless_dataplane-{PROJECT['version']}-")
+    # the console's page travels as package data: `dataplane up` serves it with nothing fetched at run time
+    with zipfile.ZipFile(wheel) as built:
+        shipped = set(built.namelist())
+    console = {f"dataplane/console/static/{name}" for name in ("index.html", "console.js", "console.css")}
+    assert console <= shipped, f"the wheel leaves out {sorted(console - shipped)}"
 
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", venv], 120, tmp_path)

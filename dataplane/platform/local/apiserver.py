@@ -1,19 +1,25 @@
 """The local control API the `dataplane` CLI talks to, and the directory the activator follows.
 
-Paths: ``POST /v1/apply``; ``GET /v1/<resource>[?namespace=|allNamespaces=1][&watch=1]``;
+Paths: ``POST /v1/apply`` (``{"documents": [...]}``, or ``{"manifest": "<YAML or JSON text>"}`` read as
+``dataplane apply -f`` reads a file); ``GET /v1/<resource>[?namespace=|allNamespaces=1][&watch=1]``;
 ``GET|DELETE /v1/<resource>/<ns>/<name>``; ``GET /v1/pods/<ns>/<name>/log[?container=&follow=&tail=&sinceTime=&timestamps=&previous=]``;
-``GET /v1/directory?version=N&wait=S``. Errors are ``{"error": ..., "details": [...]}``.
+``GET /v1/directory?version=N&wait=S``; ``GET /v1/events?after=N`` (the event lines `dataplane up` prints, numbered,
+those after N); ``GET /v1/series/<ns>/<revision>?since=T`` (a revision's
+samples after Unix second T, see ``series``). Errors are ``{"error": ..., "details": [...]}``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import math
+import time
 
 import orjson
 from aiohttp import web
 
 from dataplane.api import FieldError, ValidationError, admit, keys, schema
+from dataplane.api.manifests import ManifestError, parse_documents
 from dataplane.api.strict import unknown_fields
 from dataplane.controller.store import RESOURCE_NAMES, Conflict
 from dataplane.platform.local.podlogs import LogReader, normal_time, previous_path, render, select, valid_time
@@ -43,6 +49,20 @@ def json_response(doc, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(doc), content_type="application/json")
 
 
+def _template_working_dir(stored: dict | None) -> str | None:
+    """The directory a stored Service's or Configuration's template runs its command in, if it was applied with one."""
+    template = ((stored or {}).get("spec") or {}).get("template") or {}
+    found = ((template.get("metadata") or {}).get("annotations") or {}).get(WORKING_DIR_ANNOTATION)
+    return found if isinstance(found, str) and found else None
+
+
+def _source_name(given: object) -> str:
+    """What a manifest's messages call it: the uploaded file's name, printable and short, else ``manifest``."""
+    if not isinstance(given, str) or not given.strip():
+        return "manifest"
+    return "".join(c if c.isprintable() else "?" for c in given.strip()[:100])
+
+
 class ApiServer:
     """Routes of the control API over a control plane (store, runtime, directory, config)."""
 
@@ -53,6 +73,8 @@ class ApiServer:
         app.router.add_post("/v1/apply", self.apply)
         app.router.add_get("/v1/directory", self.directory)
         app.router.add_get("/v1/pods/{ns}/{name}/log", self.logs)
+        app.router.add_get("/v1/series/{ns}/{name}", self.series)
+        app.router.add_get("/v1/events", self.events)
         app.router.add_get("/v1/{resource}", self.list)
         app.router.add_get("/v1/{resource}/{ns}/{name}", self.get)
         app.router.add_delete("/v1/{resource}/{ns}/{name}", self.delete)
@@ -71,8 +93,17 @@ class ApiServer:
         except orjson.JSONDecodeError as exc:
             return error(400, f"request body is not JSON: {exc}")
         docs = body.get("documents") if isinstance(body, dict) else None
+        manifest = body.get("manifest") if isinstance(body, dict) else None
+        if docs is None and isinstance(manifest, str):
+            # pasted or uploaded text (the console): the CLI's reading, so the same text gets the same answer
+            try:
+                docs = parse_documents(manifest, _source_name(body.get("source")))
+            except ManifestError as exc:
+                return error(400, str(exc))
+            if not docs:
+                return error(400, "no objects passed to apply")
         if not isinstance(docs, list):
-            return error(400, 'the body must be {"documents": [...]}')
+            return error(400, 'the body must be {"documents": [...]} or {"manifest": "<YAML>"}')
         working_dir = body.get("workingDir") if isinstance(body.get("workingDir"), str) else None
         plane = self.plane
         admitted, details, problems = [], [], []
@@ -121,10 +152,13 @@ class ApiServer:
             if ns == SYSTEM_NAMESPACE:
                 plane.check_config(name, data)  # raises naming the key
             return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns, "labels": meta.get("labels") or {}}, "data": data}
-        if working_dir and doc["kind"] in ("Service", "Configuration"):
-            self._remember_working_dir(doc, working_dir)
         ns = meta.get("namespace") or "default"
         previous = plane.store.cache.get((doc["kind"], ns, meta.get("name")))
+        if doc["kind"] in ("Service", "Configuration"):
+            # no directory given (the console: pasted text has none): where the object's commands ran so far
+            working_dir = working_dir or _template_working_dir(previous)
+            if working_dir:
+                self._remember_working_dir(doc, working_dir)
         obj = admit(doc, plane.api_config, previous=previous)
         # what only the server writes is accepted (a `get -o yaml` applied again) and ignored
         obj.pop("status", None)
@@ -303,6 +337,28 @@ class ApiServer:
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         return resp
+
+    async def events(self, request: web.Request) -> web.Response:
+        """The event lines numbered after ``after`` (all kept ones without it): why pods came and went."""
+        after = request.query.get("after", "0")
+        if not after.isdigit():
+            return error(400, f"after must be an event number, not {after!r}")
+        return json_response({"events": [e for e in self.plane.recent if e["seq"] > int(after)]})
+
+    async def series(self, request: web.Request) -> web.Response:
+        """A revision's samples after ``since`` (a Unix second; all kept ones without it)."""
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        try:
+            since = float(request.query.get("since", "0"))
+        except ValueError:
+            return error(400, f"since must be a Unix time in seconds, not {request.query['since']!r}")
+        if not math.isfinite(since):
+            return error(400, "since must be a finite number")
+        self.plane.latency.watch((ns, name), time.time())
+        samples = self.plane.series.since((ns, name), since)
+        if samples is None:
+            return error(404, f'no series for revision "{name}" in namespace "{ns}": the autoscaler does not scale it (yet)')
+        return json_response({"namespace": ns, "name": name, "samples": samples})
 
     async def directory(self, request: web.Request) -> web.Response:
         try:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -21,20 +25,30 @@ from dataplane.platform.local.apiserver import SYSTEM_NAMESPACE, ApiServer
 from dataplane.platform.local.directory import DirectoryPublisher
 from dataplane.platform.local.home import read_token, token_path, write_token
 from dataplane.platform.local.events import EventLog
+from dataplane.platform.local.latency import LatencyWatch
 from dataplane.platform.local.runtime import LocalRuntime
+from dataplane.platform.local.series import SeriesBook, sample_values
 from dataplane.platform.local.store import SqliteStore
 
 log = logging.getLogger("dataplane.up")
 PLATFORM_CONFIGMAPS = (AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP)
+# the series sample late in each second: the activator's report for it (sent once a second) is in by then
+SAMPLE_OFFSET = 0.9
+RECENT_EVENTS = 500
+"""Event lines kept for the console."""
 
 
 class ControlPlane:
     """Everything of `dataplane up` but the activator process."""
 
-    def __init__(self, home: Path, router_port: int, drain_quiet: float = 1.0, events: EventLog | None = None):
-        """``events``, if given, hears pods, scale decisions and the activator's events (``dataplane up``'s lines)."""
+    def __init__(self, home: Path, router_port: int, drain_quiet: float = 1.0, echo: Callable[[str], None] | None = None):
+        """``echo``, if given, gets each event line (pods, scale decisions, the activator's events: ``dataplane up``'s lines)."""
         self.home = home
-        self.events = events
+        self.echo = echo
+        self.recent: deque[dict] = deque(maxlen=RECENT_EVENTS)
+        """The latest event lines, numbered, for the console (``/v1/events``)."""
+        self._seq = 0
+        self.events = EventLog(self._event_line)
         self.router_port = router_port
         home.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(home / "state.db")
@@ -48,18 +62,28 @@ class ControlPlane:
         self.store.subscribe(self._on_config_event)
         self.store.subscribe(self.controller.on_store_event)
         self.runtime.subscribe(self.controller.on_runtime_event)
-        if events is not None:
-            self.runtime.subscribe_pods(events.pod_changed)
+        self.runtime.subscribe_pods(self.events.pod_changed)
+        self.series = SeriesBook()
+        self.latency = LatencyWatch()
+        """Per-revision time series of what the autoscaler and the activator report (``/v1/series``)."""
         self.tasks: list[asyncio.Task] = []
         self.runner: web.AppRunner | None = None
         self.token = ""
         """The control API token of this start (also in ``home/api-token``)."""
 
+    def _event_line(self, line: str) -> None:
+        self._seq += 1
+        self.recent.append({"seq": self._seq, "time": time.time(), "line": line})
+        if self.echo is not None:
+            try:
+                self.echo(line)
+            except (OSError, ValueError):
+                self.echo = None  # stdout went away (a closed pipe): the console still gets the lines
+
     def _directory_changed(self, doc: dict) -> None:
         revisions = parse_snapshot(doc).revisions
         self.autoscaler.apply(revisions.values())
-        if self.events is not None:
-            self.events.forget(revisions.keys())
+        self.events.forget(revisions.keys())
 
     # -- platform configuration ------------------------------------------------------------------
 
@@ -101,8 +125,7 @@ class ControlPlane:
 
     def scale(self, namespace: str, name: str, outcome) -> None:
         """``ScaleTarget``: the autoscaler's decision sets the revision's replicas."""
-        if self.events is not None:
-            self.events.decision(outcome)
+        self.events.decision(outcome)
         if outcome.replicas is None:
             return
         task = asyncio.get_running_loop().create_task(self.runtime.scale(namespace, name, outcome.replicas))
@@ -110,8 +133,39 @@ class ControlPlane:
         task.add_done_callback(self.runtime.tasks.discard)
 
     def _activator_events(self, events: list[dict]) -> None:
+        self.series.note_events(events)
         for event in events:
             self.events.activator_event(event)
+
+    def sample(self, now: float) -> None:
+        """Add this second's sample to every scaled revision's series (the sampling loop calls this)."""
+        second = math.floor(now)
+        autoscaler = self.autoscaler
+        keys = list(autoscaler.revisions)
+        for key in keys:
+            # a report made in the last second or the one before: the activator's phase is its own
+            pushed = autoscaler.pushed(*key, since=second - 1)
+            self.series.record(second, key, sample_values(autoscaler.status(*key), pushed, self.latency.latest(key)))
+        self.series.retain(keys)
+
+    def _metrics_addresses(self) -> list[tuple[tuple[str, str], str, str]]:
+        return [
+            ((p.template.namespace, p.template.revision), p.name, f"127.0.0.1:{p.ports['metrics']}")
+            for p in self.runtime.pods()
+            if p.ready
+        ]
+
+    async def _sample_every_second(self) -> None:
+        while True:
+            now = time.time()
+            await asyncio.sleep(math.floor(now) + SAMPLE_OFFSET - now + (1 if now % 1 >= SAMPLE_OFFSET else 0))
+            woke = time.time()
+            try:
+                # the sample is of the second the loop woke in, however long the reads took (bounded by their timeout)
+                await self.latency.read(self._metrics_addresses(), woke)
+                self.sample(woke)
+            except Exception:
+                log.exception("series sample failed")
 
     def _on_config_event(self, event: str, obj: dict) -> None:
         if obj.get("kind") == "ConfigMap" and obj["metadata"].get("namespace") == SYSTEM_NAMESPACE:
@@ -153,7 +207,7 @@ class ControlPlane:
         # the guard covers every route, the autoscaler's stat WebSocket under /autoscaler/ included
         app = web.Application(client_max_size=16 << 20, middlewares=[guard.middleware])
         ApiServer(self).routes(app)
-        app.add_subapp("/autoscaler/", build_app(self.autoscaler, on_events=self._activator_events if self.events is not None else None))
+        app.add_subapp("/autoscaler/", build_app(self.autoscaler, on_events=self._activator_events))
         if extra_routes is not None:
             extra_routes(app)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -167,12 +221,14 @@ class ControlPlane:
             raise
         loop = asyncio.get_running_loop()
         self.tasks.append(loop.create_task(self.controller.run()))
+        self.tasks.append(loop.create_task(self._sample_every_second(), name="series-sample"))
         self.controller.resync()
         self.directory.poke()
         self.autoscaler.start()
 
     async def stop(self) -> None:
         await self.autoscaler.close()
+        await self.latency.close()
         await self.runtime.close()
         for task in self.tasks:
             task.cancel()

@@ -177,6 +177,10 @@ class LocalPod:
         started = self.clock()
         port = self.ports["user"]
         while not await self.probe(self.address, 1.0):
+            # asyncio.wait_for (3.11) can turn a cancel that meets its timeout into TimeoutError, which the probe
+            # answers as "not ready": the cancel is then spent, and this loop would hold the stopping pod forever
+            if asyncio.current_task().cancelling():
+                raise asyncio.CancelledError
             if self.clock() - started >= NOT_LISTENING_AFTER:
                 listening = connect_now("127.0.0.1", port)
                 if listening is False and not self.unready_reason:

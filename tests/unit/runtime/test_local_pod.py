@@ -3,6 +3,7 @@ injected clock, exits reported as Kubernetes does, a queue-proxy that dies, read
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import signal
 
@@ -161,3 +162,27 @@ async def test_terminate_during_back_off_stops_at_once(rig):
     pod.terminate()
     await until(lambda: pod.done.is_set(), "stopped without waiting out the back-off")
     assert launcher.qp().signals == [signal.SIGTERM] and len(launcher.of("user-container")) == 2
+
+
+class SwallowingProbe(Probe):
+    """Says "not ready" when cancelled, as ``probe_once`` does when 3.11's ``asyncio.wait_for`` turns a cancel
+    that meets its timeout into ``TimeoutError`` (seen: a stopping `dataplane up` held by a never-ready pod)."""
+
+    async def __call__(self, address: str, timeout: float) -> bool:
+        self.calls += 1
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            return False
+        return False
+
+
+async def test_a_probe_that_spends_the_cancel_does_not_hold_a_stopping_pod(tmp_path):
+    launcher, probe = Launcher(), SwallowingProbe()
+    pod = LocalPod(NAME, template(tmp_path), tmp_path, 1.0, lambda: None, spawn=launcher, probe=probe)
+    pod.start()
+    await until(lambda: probe.calls == 1, "probing")
+    pod.terminate("test over")
+    await asyncio.wait_for(pod.done.wait(), 5)
+    await pod.task
+    assert probe.calls == 1 and launcher.qp().signals == [signal.SIGTERM]
