@@ -27,7 +27,8 @@ GC_CONFIGMAP = "config-gc"
 DEFAULT_DOMAIN = "example.com"
 EXAMPLE_KEY = "_example"  # Knative ConfigMaps carry documentation under this key
 
-_INT = re.compile(r"^[+-]?\d+$")
+# ASCII digits only, to the very end: `$` would take a trailing newline and `\d` any script's digits (Go's Atoi takes neither)
+_INT = re.compile(r"[+-]?[0-9]+")
 _TRUE = {"1", "t", "T", "true", "TRUE", "True"}
 _FALSE = {"0", "f", "F", "false", "FALSE", "False"}
 _TEMPLATE_FIELD = re.compile(r"\{\{\s*\.(Name|Namespace|GenerateName)\s*\}\}")
@@ -37,7 +38,7 @@ def _int(configmap: str, data: Mapping[str, str], key: str, default: int) -> int
     raw = data.get(key)
     if raw is None:
         return default
-    if not isinstance(raw, str) or not _INT.match(raw):
+    if not isinstance(raw, str) or not _INT.fullmatch(raw):
         raise ConfigError(configmap, key, f"not an integer: {quote(raw)}")
     return int(raw)
 
@@ -244,7 +245,7 @@ def _disabled_or(cm: str, data: Mapping[str, str], key: str, parse, default):
 
 
 def _non_negative_int(raw: str) -> int:
-    if not _INT.match(raw):
+    if not _INT.fullmatch(raw):
         raise ValueError(f"not an integer: {quote(raw)}")
     return int(raw)
 

@@ -44,6 +44,8 @@ def test_defaults_overrides():
 @pytest.mark.parametrize("data, key", [
     ({"revision-timeout-seconds": "abc"}, "revision-timeout-seconds"),
     ({"revision-timeout-seconds": " 10"}, "revision-timeout-seconds"),
+    ({"revision-timeout-seconds": "10\n"}, "revision-timeout-seconds"),  # `$` would let a newline through
+    ({"revision-timeout-seconds": "\u0661\u0662"}, "revision-timeout-seconds"),  # Arabic-Indic digits: int() reads 12
     ({"revision-timeout-seconds": "700"}, "revision-timeout-seconds"),
     ({"revision-timeout-seconds": "0"}, "revision-timeout-seconds"),
     ({"revision-response-start-timeout-seconds": "301"}, "revision-response-start-timeout-seconds"),
@@ -106,6 +108,8 @@ def test_gc_values_and_disabled():
     ({"retain-since-last-active-time": "-1h"}, "retain-since-last-active-time"),
     ({"max-non-active-revisions": "-2"}, "max-non-active-revisions"),
     ({"max-non-active-revisions": "lots"}, "max-non-active-revisions"),
+    ({"max-non-active-revisions": "5\n"}, "max-non-active-revisions"),
+    ({"min-non-active-revisions": "\u0663"}, "min-non-active-revisions"),
     ({"min-non-active-revisions": "-1"}, "min-non-active-revisions"),
     ({"min-non-active-revisions": "disabled"}, "min-non-active-revisions"),
     ({"min-non-active-revisions": "20", "max-non-active-revisions": "10"}, "min-non-active-revisions"),
