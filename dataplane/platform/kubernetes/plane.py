@@ -86,7 +86,7 @@ class ControllerPlane:
         self.reported: set[tuple[str, str, str]] = set()
         self.event_tasks: set[asyncio.Task] = set()
         self.runtime = KubernetesRuntime(client, lambda: self.platform.current.deployment, metrics_port=s.metrics_port, **opts)
-        self.directory = KubernetesDirectory(client, self.store, self.runtime, **opts)
+        self.directory = KubernetesDirectory(client, self.store, self.runtime, ObjectRef(ns, s.activator_service), **opts)
         self.decisions = ScaleDecisions(self.runtime)
         self.writer: RouteWriter | None = None
         self.controller: KubernetesController | None = None
@@ -107,7 +107,7 @@ class ControllerPlane:
             part.start()
         lost = False
         try:
-            synced = asyncio.gather(self.store.wait_synced(), self.runtime.wait_synced(), self.directory.slices.synced.wait())
+            synced = asyncio.gather(self.store.wait_synced(), self.runtime.wait_synced(), self.directory.wait_synced())
             if not await _first(synced, stop):
                 return 0
             self.platform.reload()

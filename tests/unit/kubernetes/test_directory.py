@@ -11,6 +11,7 @@ from dataplane.directory import parse_snapshot
 from dataplane.platform.kubernetes import resources as r
 from dataplane.platform.kubernetes.decisions import DecisionError, ScaleDecisions
 from dataplane.platform.kubernetes.directory import KubernetesDirectory, slice_pods
+from dataplane.platform.kubernetes.httproutes import ObjectRef
 from dataplane.platform.kubernetes.runtime import KubernetesRuntime
 from dataplane.platform.kubernetes.sidecar import DeploymentConfig
 from dataplane.platform.kubernetes.store import KubernetesStore
@@ -44,10 +45,10 @@ async def parts(kube):
     opts = {"backoff": (0.05, 0.2)}
     store = KubernetesStore(kube, "knative-serving", **opts)
     runtime = KubernetesRuntime(kube, DeploymentConfig, **opts)
-    directory = KubernetesDirectory(kube, store, runtime, **opts)
+    directory = KubernetesDirectory(kube, store, runtime, ObjectRef("knative-serving", "activator-service"), **opts)
     for part in (store, runtime, directory):
         part.start()
-    await asyncio.gather(store.wait_synced(), runtime.wait_synced(), directory.slices.synced.wait())
+    await asyncio.gather(store.wait_synced(), runtime.wait_synced(), directory.wait_synced())
     yield store, runtime, directory
     for part in (directory, runtime, store):
         await part.close()
@@ -104,6 +105,35 @@ async def test_snapshot_follows_revisions_routes_and_endpoints(fake, parts):
     directory.poke()
     await asyncio.sleep(0.05)
     assert directory.version == version  # rebuilt, unchanged: same version
+
+
+def activator_slice(fake, name: str, endpoints: list[tuple[str, str, dict]], service: str = "activator-service") -> None:
+    fake.put(r.ENDPOINT_SLICE, {
+        "metadata": {"name": name, "namespace": "knative-serving", "labels": {"kubernetes.io/service-name": service}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [ip], "conditions": cond, "targetRef": {"kind": "Pod", "name": pod}}
+                      for pod, ip, cond in endpoints],
+        "ports": [{"name": "http", "port": 8012, "protocol": "TCP"}],
+    })  # fmt: skip
+
+
+async def test_the_ready_activators_are_listed_for_their_shares(fake, parts):
+    _, _, directory = parts
+    directory.poke()
+    await eventually(lambda: directory.doc.get("activators") == [])
+    activator_slice(fake, "activator-service-x1", [
+        ("activator-b", "10.2.0.2", {"ready": True}),
+        ("activator-c", "10.2.0.3", {"ready": False}),  # starting: no traffic reaches it yet
+        ("activator-d", "10.2.0.4", {"ready": False, "terminating": True}),  # draining
+    ])  # fmt: skip
+    activator_slice(fake, "activator-service-x2", [("activator-a", "10.2.0.1", {}), ("activator-b", "10.2.0.2", {"ready": True})])
+    activator_slice(fake, "other-x1", [("someone", "10.2.0.9", {"ready": True})], service="other")
+    await eventually(lambda: directory.doc.get("activators") == ["activator-a", "activator-b"])
+    assert parse_snapshot(directory.doc).activators == ("activator-a", "activator-b")
+    version = directory.version
+    fake.remove(r.ENDPOINT_SLICE, "knative-serving", "activator-service-x2")
+    await eventually(lambda: directory.version > version)
+    assert directory.doc["activators"] == ["activator-b"]
 
 
 async def test_decisions_scale_and_keep_the_mode_on_the_deployment(fake, parts):
