@@ -200,6 +200,17 @@ def test_components_run_locked_down_with_probes_and_real_flags(rendered):
         ]
     activator = next(d for d in rendered if d["kind"] == "Service" and d["metadata"]["name"] == "activator-service")
     assert [(p["port"], p["targetPort"]) for p in activator["spec"]["ports"]] == [(80, 8012), (9090, 9090)]
+    # two activators start, share every revision's capacity by name, and the HPA scales them as Knative's
+    assert deployments["activator"]["spec"]["replicas"] == 2
+    (env,) = deployments["activator"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    (hpa,) = [d for d in rendered if d["kind"] == "HorizontalPodAutoscaler"]
+    assert hpa["apiVersion"] == "autoscaling/v2" and hpa["metadata"]["namespace"] == "knative-serving"
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "activator"}
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 20)
+    assert hpa["spec"]["metrics"] == [
+        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 100}}}
+    ]
     autoscaler = next(d for d in rendered if d["kind"] == "Service" and d["metadata"]["name"] == "autoscaler")
     assert [p["port"] for p in autoscaler["spec"]["ports"]] == [8080, 9090]
     controller = next(d for d in rendered if d["kind"] == "Service" and d["metadata"]["name"] == "controller")
