@@ -20,7 +20,7 @@ from dataplane.platform.kubernetes import resources as r
 from dataplane.platform.kubernetes.leader import LeaseSettings
 from dataplane.platform.kubernetes.plane import ControllerPlane, ControllerSettings
 from tests import seed
-from tests.unit.kubernetes.cluster import revision_serving
+from tests.unit.kubernetes.cluster import gateway, gateway_says, revision_serving
 from tests.unit.kubernetes.crdcheck import crd_problems
 from tests.unit.kubernetes.support import eventually, fake, kube  # noqa: F401 - fixtures
 
@@ -84,6 +84,7 @@ def backends(fake) -> list[dict]:
 
 
 async def test_seed_service_end_to_end(fake, kube, plane):
+    gateway(fake)
     created = await kube.request("POST", r.SERVICE.path(NS), body=admit(yaml.safe_load(LISTING_1)))
     service_uid = created["metadata"]["uid"]
 
@@ -120,6 +121,11 @@ async def test_seed_service_end_to_end(fake, kube, plane):
     assert fake.get(r.HTTP_ROUTE, NS, HOST) is None
 
     revision_serving(fake, NS, "knative-example-00001", "knative-example-00001-deployment-a1", "10.1.0.5")
+    # the HTTPRoute is written; until the Gateway has accepted it, the Route is not ready
+    await eventually(lambda: fake.get(r.HTTP_ROUTE, NS, HOST))
+    await eventually(lambda: condition(fake.get(r.ROUTE, NS, "knative-example"), "IngressReady") == "Unknown")
+    assert condition(fake.get(r.SERVICE, NS, "knative-example"), "Ready") == "Unknown"
+    gateway_says(fake, NS, HOST)
     await eventually(lambda: condition(fake.get(r.SERVICE, NS, "knative-example"), "Ready") == "True")
     service = fake.get(r.SERVICE, NS, "knative-example")
     assert service["status"]["url"] == f"http://{HOST}"

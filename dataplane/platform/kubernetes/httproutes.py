@@ -125,3 +125,120 @@ def make_reference_grant(namespace: str, activator: ObjectRef) -> dict:
             "to": [{"group": "", "kind": "Service", "name": activator.name}],
         },
     }
+
+
+# -- what the Gateway says of them ------------------------------------------------------------------
+
+ACCEPTED = "Accepted"
+RESOLVED_REFS = "ResolvedRefs"
+NOT_CONFIGURED = "IngressNotConfigured"
+GATEWAY_MISSING = "GatewayMissing"
+
+
+@dataclass(frozen=True)
+class IngressState:
+    """A Route's IngressReady, from its HTTPRoutes' ``status.parents`` and its Gateways."""
+
+    status: str
+    reason: str = ""
+    message: str = ""
+
+
+READY = IngressState(c.TRUE)
+
+
+def _parent_key(ref: Mapping, namespace: str) -> tuple[str, str]:
+    return (ref.get("namespace") or namespace, ref.get("name") or "")
+
+
+def parent_refs(httproute: Mapping) -> list[ObjectRef]:
+    """The Gateways an HTTPRoute attaches to."""
+    ns = httproute["metadata"]["namespace"]
+    return [ObjectRef(*_parent_key(ref, ns)) for ref in (httproute.get("spec") or {}).get("parentRefs") or []]
+
+
+def parent_state(httproute: Mapping) -> IngressState:
+    """Whether every Gateway the HTTPRoute names has accepted its current generation, refs resolved.
+
+    A condition counts only when its ``observedGeneration`` is the HTTPRoute's
+    generation: until then the Gateway may still route by the spec before.
+    """
+    meta = httproute["metadata"]
+    ns, name, generation = meta["namespace"], meta["name"], meta.get("generation")
+    parents = {_parent_key(p.get("parentRef") or {}, ns): p for p in (httproute.get("status") or {}).get("parents") or []}
+    for ref in parent_refs(httproute):
+        gateway = f"{ref.namespace}/{ref.name}"
+        conditions = {cond.get("type"): cond for cond in (parents.get((ref.namespace, ref.name)) or {}).get("conditions") or []}
+        waiting = IngressState(c.UNKNOWN, NOT_CONFIGURED, f"Waiting for Gateway {gateway} to accept HTTPRoute {name}.")
+        for type_ in (ACCEPTED, RESOLVED_REFS):
+            cond = conditions.get(type_)
+            if cond is None or (generation is not None and cond.get("observedGeneration", -1) < generation):
+                return waiting
+            if cond.get("status") == c.FALSE:
+                reason = "".join(ch for ch in str(cond.get("reason") or type_) if ch.isalnum())[:64] or type_
+                verb = "did not accept" if type_ == ACCEPTED else "cannot resolve the backends of"
+                return IngressState(c.FALSE, reason, f"Gateway {gateway} {verb} HTTPRoute {name}: {cond.get('message', '')}")
+            if cond.get("status") != c.TRUE:
+                return waiting
+    return READY
+
+
+def gateway_state(gateway: ObjectRef, obj: Mapping | None) -> IngressState:
+    """A Gateway that does not exist, or says it cannot serve (Accepted or Programmed False), fails its routes."""
+    if obj is None:
+        return IngressState(c.FALSE, GATEWAY_MISSING, f"Gateway {gateway.namespace}/{gateway.name} does not exist.")
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") in (ACCEPTED, "Programmed") and cond.get("status") == c.FALSE:
+            reason = "".join(ch for ch in str(cond.get("reason") or "") if ch.isalnum())[:64] or "GatewayNotReady"
+            return IngressState(c.FALSE, reason, f"Gateway {gateway.namespace}/{gateway.name}: {cond.get('message', '')}")
+    return READY
+
+
+def ingress_state(httproutes: list[Mapping], gateway_of: Callable[[ObjectRef], Mapping | None]) -> IngressState:
+    """IngressReady of a Route from its HTTPRoutes: False at the first failure, else Unknown while any waits, else True."""
+    if not httproutes:
+        return IngressState(c.UNKNOWN, NOT_CONFIGURED, "Its HTTPRoutes are not written yet.")
+    waiting = None
+    for httproute in sorted(httproutes, key=lambda h: h["metadata"]["name"]):
+        for ref in parent_refs(httproute):
+            state = gateway_state(ref, gateway_of(ref))
+            if state.status == c.FALSE:
+                return state
+        state = parent_state(httproute)
+        if state.status == c.FALSE:
+            return state
+        if state.status == c.UNKNOWN and waiting is None:
+            waiting = state
+    return waiting or READY
+
+
+def names_revision(httproute: Mapping, namespace: str, revision: str, activator: ObjectRef) -> tuple[bool, bool]:
+    """(whether the HTTPRoute sends ``revision`` anywhere, whether it sends it to its pods directly)."""
+    anywhere = direct = False
+    private = private_service_name(revision)
+    for rule in (httproute.get("spec") or {}).get("rules") or []:
+        for backend in rule.get("backendRefs") or []:
+            if backend.get("name") == private and backend.get("namespace", namespace) == namespace:
+                anywhere = direct = True
+            elif (backend.get("name"), backend.get("namespace")) == (activator.name, activator.namespace):
+                for f in backend.get("filters") or []:
+                    headers = {h.get("name"): h.get("value") for h in (f.get("requestHeaderModifier") or {}).get("set") or []}
+                    if headers.get(REVISION_HEADER) == revision and headers.get(NAMESPACE_HEADER) == namespace:
+                        anywhere = True
+    return anywhere, direct
+
+
+def activator_confirmed(httproutes: list[Mapping], namespace: str, revision: str, activator: ObjectRef) -> bool:
+    """Whether no accepted or pending route can send ``revision``'s requests to its pods directly.
+
+    True when every HTTPRoute (of ``namespace``) naming the revision sends it to
+    the activator and its Gateways accepted that generation; vacuously true when
+    none names it.
+    """
+    for httproute in httproutes:
+        if httproute["metadata"]["namespace"] != namespace:
+            continue
+        anywhere, direct = names_revision(httproute, namespace, revision, activator)
+        if anywhere and (direct or parent_state(httproute).status != c.TRUE):
+            return False
+    return True

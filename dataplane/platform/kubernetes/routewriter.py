@@ -1,4 +1,5 @@
-"""Writes a reconciled Route's HTTPRoutes (and the grant to reach the activator), removing stale ones."""
+"""Writes a reconciled Route's HTTPRoutes (and the grant to reach the activator), removing stale ones,
+and reads back what their Gateways say of them (the Route's IngressReady)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from dataplane.platform.kubernetes import resources as r
 from dataplane.platform.kubernetes.client import ApiError, KubeClient
 from dataplane.platform.kubernetes.httproutes import (
     GRANT_LABEL,
+    IngressState,
     ObjectRef,
     host_splits,
+    ingress_state,
     make_httproute,
     make_reference_grant,
     reference_grant_name,
@@ -23,8 +26,17 @@ log = logging.getLogger("dataplane.kubernetes")
 _COMPARED = ("labels", "ownerReferences")
 
 
+def httproute_informer(client: KubeClient, **informer_options) -> Informer:
+    """The HTTPRoutes written for Routes (every controller replica watches them: their status confirms switches)."""
+    return Informer(client, r.HTTP_ROUTE, label_selector=keys.ROUTE_LABEL, **informer_options)
+
+
 class RouteWriter:
-    """Keeps each Route's HTTPRoutes as its status says; ``through_activator(ns, revision)`` picks backends."""
+    """Keeps each Route's HTTPRoutes as its status says; ``through_activator(ns, revision)`` picks backends.
+
+    ``httproutes`` is an informer of ``httproute_informer``'s, run by its owner
+    (started here when none is given).
+    """
 
     def __init__(
         self,
@@ -32,27 +44,46 @@ class RouteWriter:
         gateway: Callable[[], ObjectRef],
         activator: ObjectRef,
         through_activator: Callable[[str, str], bool],
+        httproutes: Informer | None = None,
         **informer_options,
     ):
         self.client = client
         self.gateway = gateway
         self.activator = activator
         self.through_activator = through_activator
-        self.httproutes = Informer(client, r.HTTP_ROUTE, label_selector=keys.ROUTE_LABEL, **informer_options)
+        self.own_httproutes = httproutes is None
+        self.httproutes = httproutes if httproutes is not None else httproute_informer(client, **informer_options)
         self.grants = Informer(client, r.REFERENCE_GRANT, activator.namespace, label_selector=GRANT_LABEL, **informer_options)
+        self.gateways = Informer(client, r.GATEWAY, **informer_options)
         self.tasks: list[asyncio.Task] = []
+
+    def _informers(self) -> list[Informer]:
+        return [*([self.httproutes] if self.own_httproutes else []), self.grants, self.gateways]
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.tasks = [loop.create_task(inf.run()) for inf in (self.httproutes, self.grants)]
+        self.tasks = [loop.create_task(inf.run()) for inf in self._informers()]
 
     async def wait_synced(self) -> None:
-        await asyncio.gather(self.httproutes.synced.wait(), self.grants.synced.wait())
+        await asyncio.gather(self.httproutes.synced.wait(), *(inf.synced.wait() for inf in self._informers()))
 
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def program(self, route: dict) -> tuple[str, str, str]:
+        """Write ``route``'s HTTPRoutes and say how its Gateways take them: IngressReady's (status, reason, message)."""
+        await self.write(route)
+        state = self.state(route)
+        return state.status, state.reason, state.message
+
+    def state(self, route: dict) -> IngressState:
+        """IngressReady of ``route`` from the HTTPRoutes of it seen so far and their Gateways."""
+        meta = route["metadata"]
+        mine = [h for h in self.httproutes.items(meta["namespace"])
+                if (h["metadata"].get("labels") or {}).get(keys.ROUTE_LABEL) == meta["name"]]  # fmt: skip
+        return ingress_state(mine, lambda ref: self.gateways.get(ref.namespace, ref.name))
 
     async def write(self, route: dict) -> None:
         """Create, update or delete HTTPRoutes so they match ``route``'s resolved traffic.

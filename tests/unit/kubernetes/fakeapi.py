@@ -58,7 +58,7 @@ CLUSTER_ROLE_BINDING = r.Resource("ClusterRoleBinding", RBAC, "v1", "clusterrole
 ROLE = r.Resource("Role", RBAC, "v1", "roles")
 ROLE_BINDING = r.Resource("RoleBinding", RBAC, "v1", "rolebindings")
 PDB = r.Resource("PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets")
-GATEWAY = r.Resource("Gateway", "gateway.networking.k8s.io", "v1", "gateways")
+GATEWAY = r.GATEWAY
 HPA = r.Resource("HorizontalPodAutoscaler", "autoscaling", "v2", "horizontalpodautoscalers")
 
 

@@ -236,6 +236,7 @@ def test_only_the_controller_has_rights_on_the_api(rendered):
         ("apps", "deployments", "create"), ("apps", "deployments/scale", "patch"), ("apps", "deployments", "patch"),
         ("", "pods", "patch"), ("", "services", "create"), ("discovery.k8s.io", "endpointslices", "watch"),
         ("gateway.networking.k8s.io", "httproutes", "delete"), ("gateway.networking.k8s.io", "referencegrants", "create"),
+        ("gateway.networking.k8s.io", "gateways", "watch"),
         ("coordination.k8s.io", "leases", "update"), ("", "configmaps", "watch"),
         ("", "secrets", "get"), ("", "secrets", "update"), ("", "secrets", "create"), ("", "events", "create"),
         ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", "update"),

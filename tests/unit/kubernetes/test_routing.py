@@ -1,11 +1,21 @@
-"""Routes as HTTPRoutes: weighted backends, tags, the activator with revision headers, stale routes removed."""
+"""Routes as HTTPRoutes: weighted backends, tags, the activator with revision headers, stale routes removed;
+and what their Gateways say of them (IngressReady, and whether a switch to the activator is taken)."""
 
 from __future__ import annotations
 
 import pytest
 
 from dataplane.platform.kubernetes import resources as r
-from dataplane.platform.kubernetes.httproutes import HostSplit, ObjectRef, host_splits, make_httproute
+from dataplane.platform.kubernetes.httproutes import (
+    HostSplit,
+    ObjectRef,
+    activator_confirmed,
+    gateway_state,
+    host_splits,
+    ingress_state,
+    make_httproute,
+    parent_state,
+)
 from dataplane.platform.kubernetes.routewriter import RouteWriter
 
 GATEWAY = ObjectRef("knative-serving", "knative-gateway")
@@ -120,3 +130,83 @@ async def test_writer_creates_updates_and_removes_httproutes(fake, writer):
     # traffic that cannot be assigned keeps the routes as they were
     await writer.write(route([], assigned="False"))
     assert len(fake.items(r.HTTP_ROUTE, "default")) == 2
+
+
+# -- what the Gateway says -------------------------------------------------------------------------
+
+def httproute(backends: list[dict], generation: int = 2, parents: list[dict] | None = None) -> dict:
+    return {
+        "metadata": {"name": "hello.default.example.com", "namespace": "default", "generation": generation},
+        "spec": {
+            "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "knative-serving",
+                            "name": "knative-gateway"}],
+            "rules": [{"backendRefs": backends}],
+        },  # fmt: skip
+        "status": {"parents": parents or []},
+    }
+
+
+def said(accepted=("True", "Accepted", ""), resolved=("True", "ResolvedRefs", ""), generation=2, name="knative-gateway"):
+    return [{
+        "parentRef": {"namespace": "knative-serving", "name": name},
+        "conditions": [
+            {"type": t, "status": s, "reason": r, "message": m, "observedGeneration": generation}
+            for t, (s, r, m) in (("Accepted", accepted), ("ResolvedRefs", resolved))
+        ],
+    }]  # fmt: skip
+
+
+DIRECT = {"group": "", "kind": "Service", "name": "hello-00001-private", "port": 80, "weight": 100}
+VIA_ACTIVATOR = make_httproute(route(SPLIT[:1]), host_splits(route(SPLIT[:1]))[0], GATEWAY, ACTIVATOR,
+                               lambda rev: True)["spec"]["rules"][0]["backendRefs"][0]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("parents", "expected"),
+    [
+        (said(), ("True", "")),
+        ([], ("Unknown", "IngressNotConfigured")),  # no word from the Gateway yet
+        (said(generation=1), ("Unknown", "IngressNotConfigured")),  # it still routes by the spec before
+        (said(name="other-gateway"), ("Unknown", "IngressNotConfigured")),
+        (said(accepted=("False", "NotAllowedByListeners", "no listener")), ("False", "NotAllowedByListeners")),
+        (said(resolved=("False", "RefNotPermitted", "no grant")), ("False", "RefNotPermitted")),
+        (said(resolved=("Unknown", "Pending", "")), ("Unknown", "IngressNotConfigured")),
+        (said(accepted=("False", "weird reason!<script>", "x")), ("False", "weirdreasonscript")),
+    ],
+)
+def test_an_httproutes_state_is_what_its_gateways_said_of_its_generation(parents, expected):
+    state = parent_state(httproute([DIRECT], parents=parents))
+    assert (state.status, state.reason) == expected
+    if state.status != "True":
+        assert "hello.default.example.com" in state.message and "knative-serving/knative-gateway" in state.message
+
+
+def test_ingress_state_names_a_missing_or_broken_gateway_first():
+    ok = httproute([DIRECT], parents=said())
+    assert ingress_state([ok], lambda ref: {"status": {}}).status == "True"
+    missing = ingress_state([ok], lambda ref: None)
+    assert (missing.status, missing.reason) == ("False", "GatewayMissing")
+    assert missing.message == "Gateway knative-serving/knative-gateway does not exist."
+    broken = {"status": {"conditions": [{"type": "Programmed", "status": "False", "reason": "AddressNotAssigned",
+                                         "message": "no address"}]}}  # fmt: skip
+    state = ingress_state([ok], lambda ref: broken)
+    assert (state.status, state.reason, state.message) == (
+        "False", "AddressNotAssigned", "Gateway knative-serving/knative-gateway: no address",
+    )  # fmt: skip
+    assert gateway_state(GATEWAY, {"status": {"conditions": [{"type": "Accepted", "status": "Unknown"}]}}).status == "True"
+    assert ingress_state([], lambda ref: {}).status == "Unknown"
+
+
+@pytest.mark.parametrize(
+    ("backends", "parents", "confirmed"),
+    [
+        ([VIA_ACTIVATOR], said(), True),
+        ([VIA_ACTIVATOR], said(generation=1), False),  # rewritten, not yet taken: the Gateway may still send to the pods
+        ([VIA_ACTIVATOR], said(resolved=("False", "RefNotPermitted", "")), False),
+        ([DIRECT], said(), False),
+        ([{**DIRECT, "name": "other-00001-private"}], [], True),  # names another revision only
+    ],
+)
+def test_the_activator_is_confirmed_only_once_every_route_naming_the_revision_is_taken(backends, parents, confirmed):
+    assert activator_confirmed([httproute(backends, parents=parents)], "default", "hello-00001", ACTIVATOR) is confirmed
+    assert activator_confirmed([], "default", "hello-00001", ACTIVATOR) is True
