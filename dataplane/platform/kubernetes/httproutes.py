@@ -4,6 +4,14 @@ A revision is reached through its private Service, or through the activator
 while the revision is at zero or short of burst capacity; the activator learns
 which revision a request is for from the ``Knative-Serving-Revision`` and
 ``Knative-Serving-Namespace`` headers the route sets on that backend.
+
+Every Route is also reachable inside the cluster at its ``status.address.url``
+(``<route>.<ns>.svc.cluster.local``, and ``<route>.<ns>``, ``<route>.<ns>.svc``):
+an HTTPRoute for those names attaches to the internal Gateway, and a placeholder
+Service ``<route>`` (ExternalName) sends the name to the internal Gateway's
+Service, as Knative's placeholder Service does. A cluster-local Route
+(``networking.knative.dev/visibility: cluster-local``, or a domain that is the
+cluster's) has only that: nothing of it is attached to the external Gateway.
 """
 
 from __future__ import annotations
@@ -39,27 +47,60 @@ class ObjectRef:
 
 
 @dataclass(frozen=True)
+class Network:
+    """Where HTTPRoutes attach (``config-network``, or the controller's flags)."""
+
+    gateway: ObjectRef
+    """The external Gateway."""
+    local_gateway: ObjectRef
+    """The internal Gateway: cluster-local Routes, and every Route's ``<route>.<ns>.svc.cluster.local``."""
+    local_gateway_service: ObjectRef | None = None
+    """The Service in front of the internal Gateway, which placeholder Services point to; None: the host name the
+    internal Gateway reports in ``status.addresses``."""
+
+
+@dataclass(frozen=True)
 class HostSplit:
-    """One hostname of a Route and the weighted revisions behind it."""
+    """One HTTPRoute of a Route: its hostnames and the weighted revisions behind them."""
 
     host: str
+    """The HTTPRoute's name, and its first hostname."""
     splits: tuple[tuple[str, int], ...]
     tag: str | None = None
+    aliases: tuple[str, ...] = ()
+    """More hostnames for the same traffic."""
+    local: bool = False
+    """Attached to the internal Gateway rather than the external one."""
+
+    @property
+    def hostnames(self) -> list[str]:
+        return [*self.aliases, self.host] if self.aliases else [self.host]
+
+
+def local_hosts(name: str, namespace: str) -> tuple[str, str, str]:
+    """The names a Route answers to inside the cluster; the last is its ``status.address`` host."""
+    return (f"{name}.{namespace}", f"{name}.{namespace}.svc", f"{name}.{namespace}.{keys.CLUSTER_DOMAIN}")
 
 
 def host_splits(route: Mapping) -> list[HostSplit]:
-    """The Route's hostnames from its resolved ``status.traffic``; empty until its traffic is assigned."""
+    """The Route's HTTPRoutes from its resolved ``status.traffic``; empty until its traffic is assigned."""
     status = route.get("status") or {}
     if c.condition_status(status, c.ALL_TRAFFIC_ASSIGNED) != c.TRUE or not status.get("url"):
         return []
+    meta = route["metadata"]
+    *short, address = local_hosts(meta["name"], meta["namespace"])
+    host = _host(status["url"])
+    cluster_local = host == address  # the visibility label, or a domain that is the cluster's
     weights: dict[str, int] = {}
     tags = []
     for target in status.get("traffic") or []:
         if target.get("percent"):
             weights[target["revisionName"]] = weights.get(target["revisionName"], 0) + int(target["percent"])
         if target.get("tag") and target.get("url"):
-            tags.append(HostSplit(_host(target["url"]), ((target["revisionName"], 100),), target["tag"]))
-    return [HostSplit(_host(status["url"]), tuple(weights.items())), *tags]
+            tags.append(HostSplit(_host(target["url"]), ((target["revisionName"], 100),), target["tag"], local=cluster_local))
+    main = tuple(weights.items())
+    inside = HostSplit(address, main, aliases=tuple(short), local=True)
+    return [inside, *tags] if cluster_local else [HostSplit(host, main), inside, *tags]
 
 
 def _host(url: str) -> str:
@@ -92,6 +133,8 @@ def make_httproute(
     labels = {keys.ROUTE_LABEL: meta["name"], ROUTE_NAMESPACE_LABEL: ns}
     if split.tag:
         labels[f"{keys.GROUP}/tag"] = split.tag
+    if split.local:
+        labels[keys.VISIBILITY_LABEL] = keys.VISIBILITY_CLUSTER_LOCAL
     return {
         "apiVersion": r.HTTP_ROUTE.api_version,
         "kind": r.HTTP_ROUTE.kind,
@@ -100,10 +143,43 @@ def make_httproute(
             "parentRefs": [
                 {"group": r.HTTP_ROUTE.group, "kind": "Gateway", "namespace": gateway.namespace, "name": gateway.name}
             ],
-            "hostnames": [split.host],
+            "hostnames": split.hostnames,
             "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}], "backendRefs": backends}],
         },
     }
+
+
+def make_placeholder_service(route: Mapping, target: str) -> dict:
+    """The Service ``<route>`` in the Route's namespace: its ``status.address`` name, sent on to ``target``
+    (the internal Gateway's host name), as Knative's placeholder Service."""
+    meta = route["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "labels": {keys.ROUTE_LABEL: meta["name"]},
+            "ownerReferences": [owner_reference(route)],
+        },
+        "spec": {
+            "type": "ExternalName",
+            "externalName": target,
+            "sessionAffinity": "None",
+            "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 80}],
+        },
+    }
+
+
+def placeholder_target(network: Network, local_gateway: Mapping | None) -> str | None:
+    """Where placeholder Services point: the internal Gateway's Service, or the host name the Gateway reports."""
+    if network.local_gateway_service is not None:
+        svc = network.local_gateway_service
+        return f"{svc.name}.{svc.namespace}.{keys.CLUSTER_DOMAIN}"
+    for address in ((local_gateway or {}).get("status") or {}).get("addresses") or []:
+        if address.get("type") == "Hostname" and address.get("value"):
+            return str(address["value"])
+    return None
 
 
 def reference_grant_name(namespace: str) -> str:

@@ -25,7 +25,7 @@ from dataplane.platform.kubernetes.decisions import ScaleDecisions
 from dataplane.platform.kubernetes.directory import KubernetesDirectory
 from dataplane.platform.kubernetes.events import INVALID_CONFIGURATION, post_event, warning_event
 from dataplane.platform.kubernetes.httpapi import ControllerApi
-from dataplane.platform.kubernetes.httproutes import ObjectRef, activator_confirmed
+from dataplane.platform.kubernetes.httproutes import Network, ObjectRef, activator_confirmed
 from dataplane.platform.kubernetes.leader import LeaderElector, LeaseSettings
 from dataplane.platform.kubernetes.platform import PlatformConfig
 from dataplane.platform.kubernetes.routewriter import RouteWriter, httproute_informer
@@ -45,6 +45,12 @@ class ControllerSettings:
     system_namespace: str = "knative-serving"
     gateway: str = "knative-gateway"
     """The Gateway HTTPRoutes attach to: NAME (system namespace) or NAMESPACE/NAME; config-network ``gateway`` wins."""
+    local_gateway: str = "knative-local-gateway"
+    """The internal Gateway (cluster-local Routes, and every Route's ``<route>.<ns>.svc.cluster.local``), as
+    ``gateway``; config-network ``local-gateway`` wins."""
+    local_gateway_service: str = ""
+    """The Service in front of the internal Gateway, placeholder Services' target (empty: the host name the Gateway
+    reports); config-network ``local-gateway-service`` wins."""
     activator_service: str = "activator-service"
     """The activator's Service in the system namespace."""
     bind: str = "0.0.0.0"
@@ -81,7 +87,12 @@ class ControllerPlane:
         self.synced = False
         self.leading = False
         self.store = KubernetesStore(client, ns, **opts)
-        self.platform = PlatformConfig(self.store, ns, ObjectRef.parse(s.gateway, ns))
+        network = Network(
+            ObjectRef.parse(s.gateway, ns),
+            ObjectRef.parse(s.local_gateway, ns),
+            ObjectRef.parse(s.local_gateway_service, ns) if s.local_gateway_service else None,
+        )
+        self.platform = PlatformConfig(self.store, ns, network)
         self.platform.on_rejected = self._config_rejected
         self.store.subscribe(self.platform.on_store_event)  # first: the controller resyncs with the new config
         self.reported: set[tuple[str, str, str]] = set()
@@ -229,7 +240,7 @@ class ControllerPlane:
         platform = self.platform
         self.writer = RouteWriter(
             self.client,
-            lambda: platform.current.gateway,
+            lambda: platform.current.network,
             self.activator,
             self.through_activator,
             self.httproutes,

@@ -90,17 +90,30 @@ def revision_serving(fake: FakeApiServer, ns: str, revision: str, pod: str, ip: 
     endpoint_slice(fake, ns, revision, [(pod, ip, True)])
 
 
-def gateway(fake: FakeApiServer, ns: str = "knative-serving", name: str = "knative-gateway", conditions: list | None = None) -> dict:
+LOCAL_GATEWAY_HOST = "knative-local-gateway.gateways.svc.cluster.local"
+
+
+def gateway(
+    fake: FakeApiServer, ns: str = "knative-serving", name: str = "knative-gateway", conditions: list | None = None,
+    hostname: str | None = None,
+) -> dict:
     """A Gateway, as its implementation reports it (Accepted and Programmed unless ``conditions`` say otherwise)."""
     conds = conditions if conditions is not None else [
         {"type": "Accepted", "status": "True", "reason": "Accepted"},
         {"type": "Programmed", "status": "True", "reason": "Programmed"},
     ]  # fmt: skip
+    status = {"conditions": conds, **({"addresses": [{"type": "Hostname", "value": hostname}]} if hostname else {})}
     return fake.put(r.GATEWAY, {
         "metadata": {"name": name, "namespace": ns},
         "spec": {"gatewayClassName": "test", "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]},
-        "status": {"conditions": conds},
+        "status": status,
     })  # fmt: skip
+
+
+def gateways(fake: FakeApiServer) -> None:
+    """The external Gateway and the internal one (which reports a host name for placeholder Services)."""
+    gateway(fake)
+    gateway(fake, name="knative-local-gateway", hostname=LOCAL_GATEWAY_HOST)
 
 
 def gateway_says(
@@ -125,11 +138,7 @@ def gateway_says(
     return fake.set_status(r.HTTP_ROUTE, ns, name, {"parents": parents})
 
 
-def accepted_at(fake: FakeApiServer, ns: str, name: str) -> int | None:
-    """The generation of HTTPRoute ``ns/name`` its Gateway last accepted, if any."""
-    route = fake.get(r.HTTP_ROUTE, ns, name) or {}
-    for parent in (route.get("status") or {}).get("parents") or []:
-        for cond in parent.get("conditions") or []:
-            if cond["type"] == "Accepted" and cond["status"] == "True":
-                return cond.get("observedGeneration")
-    return None
+def gateways_say(fake: FakeApiServer, ns: str, **said) -> None:
+    """The Gateways' word on every HTTPRoute of ``ns`` at its current generation."""
+    for route in fake.items(r.HTTP_ROUTE, ns):
+        gateway_says(fake, ns, route["metadata"]["name"], **said)

@@ -3,11 +3,14 @@ and what their Gateways say of them (IngressReady, and whether a switch to the a
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from dataplane.platform.kubernetes import resources as r
 from dataplane.platform.kubernetes.httproutes import (
     HostSplit,
+    Network,
     ObjectRef,
     activator_confirmed,
     gateway_state,
@@ -17,9 +20,12 @@ from dataplane.platform.kubernetes.httproutes import (
     parent_state,
 )
 from dataplane.platform.kubernetes.routewriter import RouteWriter
+from tests.unit.kubernetes.support import eventually
 
 GATEWAY = ObjectRef("knative-serving", "knative-gateway")
+LOCAL_GATEWAY = ObjectRef("knative-serving", "knative-local-gateway")
 ACTIVATOR = ObjectRef("knative-serving", "activator-service")
+INSIDE = ("hello.default", "hello.default.svc")
 
 
 def route(traffic: list[dict], assigned: str = "True") -> dict:
@@ -55,12 +61,30 @@ SPLIT = [
 
 
 def test_host_splits_from_route_status():
+    main = (("hello-00001", 80), ("hello-00002", 20))
     assert host_splits(route(SPLIT)) == [
-        HostSplit("hello.default.example.com", (("hello-00001", 80), ("hello-00002", 20))),
+        HostSplit("hello.default.example.com", main),
+        HostSplit("hello.default.svc.cluster.local", main, aliases=INSIDE, local=True),  # status.address, inside only
         HostSplit("canary-hello.default.example.com", (("hello-00002", 100),), "canary"),
         HostSplit("old-hello.default.example.com", (("hello-00001", 100),), "old"),
     ]
     assert host_splits(route(SPLIT, assigned="Unknown")) == []
+
+
+def test_a_cluster_local_route_is_on_the_internal_gateway_only():
+    local = route(copy.deepcopy(SPLIT[:2]))
+    local["metadata"]["labels"] = {"networking.knative.dev/visibility": "cluster-local"}
+    local["status"]["url"] = "http://hello.default.svc.cluster.local"
+    local["status"]["traffic"][1]["url"] = "http://canary-hello.default.svc.cluster.local"
+    splits = host_splits(local)
+    assert splits == [
+        HostSplit("hello.default.svc.cluster.local", (("hello-00001", 80), ("hello-00002", 20)), aliases=INSIDE, local=True),
+        HostSplit("canary-hello.default.svc.cluster.local", (("hello-00002", 100),), "canary", local=True),
+    ]
+    obj = make_httproute(local, splits[0], LOCAL_GATEWAY, ACTIVATOR, lambda rev: False)
+    assert obj["spec"]["hostnames"] == ["hello.default", "hello.default.svc", "hello.default.svc.cluster.local"]
+    assert obj["spec"]["parentRefs"][0]["name"] == "knative-local-gateway"
+    assert obj["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
 
 
 def test_httproute_sends_each_revision_to_its_pods_or_the_activator():
@@ -98,7 +122,8 @@ def test_httproute_sends_each_revision_to_its_pods_or_the_activator():
 @pytest.fixture
 async def writer(kube):
     via_activator: set[str] = set()
-    writer = RouteWriter(kube, lambda: GATEWAY, ACTIVATOR, lambda ns, rev: rev in via_activator, backoff=(0.05, 0.2))
+    network = Network(GATEWAY, LOCAL_GATEWAY, ObjectRef("gateways", "local-envoy"))
+    writer = RouteWriter(kube, lambda: network, ACTIVATOR, lambda ns, rev: rev in via_activator, backoff=(0.05, 0.2))
     writer.via_activator = via_activator
     writer.start()
     await writer.wait_synced()
@@ -109,7 +134,8 @@ async def writer(kube):
 async def test_writer_creates_updates_and_removes_httproutes(fake, writer):
     await writer.write(route(SPLIT))
     names = sorted(h["metadata"]["name"] for h in fake.items(r.HTTP_ROUTE, "default"))
-    assert names == ["canary-hello.default.example.com", "hello.default.example.com", "old-hello.default.example.com"]
+    assert names == ["canary-hello.default.example.com", "hello.default.example.com", "hello.default.svc.cluster.local",
+                     "old-hello.default.example.com"]  # fmt: skip
     grant = fake.get(r.REFERENCE_GRANT, "knative-serving", "routes-from-default")
     assert grant["spec"] == {
         "from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "default"}],
@@ -122,14 +148,31 @@ async def test_writer_creates_updates_and_removes_httproutes(fake, writer):
     writer.via_activator.add("hello-00001")
     await writer.write(route(SPLIT[:2]))  # the `old` tag is gone
     assert sorted(h["metadata"]["name"] for h in fake.items(r.HTTP_ROUTE, "default")) == [
-        "canary-hello.default.example.com", "hello.default.example.com",
+        "canary-hello.default.example.com", "hello.default.example.com", "hello.default.svc.cluster.local",
     ]  # fmt: skip
     main = fake.get(r.HTTP_ROUTE, "default", "hello.default.example.com")
     assert main["spec"]["rules"][0]["backendRefs"][0]["name"] == "activator-service"
 
     # traffic that cannot be assigned keeps the routes as they were
     await writer.write(route([], assigned="False"))
-    assert len(fake.items(r.HTTP_ROUTE, "default")) == 2
+    assert len(fake.items(r.HTTP_ROUTE, "default")) == 3
+
+
+async def test_the_placeholder_service_sends_the_address_to_the_internal_gateway(fake, writer):
+    assert await writer.place(route(SPLIT)) is None
+    svc = fake.get(r.KUBE_SERVICE, "default", "hello")
+    assert svc["spec"]["type"] == "ExternalName"
+    assert svc["spec"]["externalName"] == "local-envoy.gateways.svc.cluster.local"
+    assert svc["metadata"]["ownerReferences"][0]["uid"] == "route-uid"
+    assert await writer.place(route(SPLIT)) is None  # as it should be: nothing written
+    assert fake.count("PUT", "/api/v1/namespaces/default/services") == 0
+    # a Service of that name someone else made is left alone, and the Route says so
+    fake.remove(r.KUBE_SERVICE, "default", "hello")
+    fake.put(r.KUBE_SERVICE, {"metadata": {"name": "hello", "namespace": "default"}, "spec": {"ports": [{"port": 80}]}})
+    await eventually(lambda: writer.placeholders.get("default", "hello") is None)
+    refused = await writer.place(route(SPLIT))
+    assert (refused.status, refused.reason) == ("False", "NotOwned")
+    assert "externalName" not in fake.get(r.KUBE_SERVICE, "default", "hello")["spec"]
 
 
 # -- what the Gateway says -------------------------------------------------------------------------
