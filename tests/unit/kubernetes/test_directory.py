@@ -160,3 +160,34 @@ async def test_decisions_scale_and_keep_the_mode_on_the_deployment(fake, parts):
     ):
         with pytest.raises(DecisionError):
             await decisions.apply(bad)
+
+
+async def test_going_to_zero_holds_the_last_pod_until_the_activator_is_confirmed(fake, parts):
+    _, runtime, _ = parts
+    await runtime.ensure_revision(revision_of(LISTING_1), 3)
+    confirmed = {"yes": False}
+    decisions = ScaleDecisions(runtime, lambda ns, name: confirmed["yes"])
+    await decisions.apply({"namespace": NS, "name": REV, "mode": "Proxy", "replicas": 0})
+    deployment = fake.get(r.DEPLOYMENT, NS, f"{REV}-deployment")
+    assert deployment["spec"]["replicas"] == 1 and deployment["metadata"]["annotations"]["dataplane.dev/zero-held"] == "true"
+    assert runtime.held() == [(NS, REV)]
+    await decisions.recheck()
+    assert fake.get(r.DEPLOYMENT, NS, f"{REV}-deployment")["spec"]["replicas"] == 1
+    confirmed["yes"] = True
+    await decisions.recheck()
+    deployment = fake.get(r.DEPLOYMENT, NS, f"{REV}-deployment")
+    assert deployment["spec"]["replicas"] == 0 and "dataplane.dev/zero-held" not in deployment["metadata"]["annotations"]
+    assert runtime.held() == []
+
+
+async def test_a_stale_release_loses_to_a_newer_decision(fake, parts):
+    _, runtime, _ = parts
+    await runtime.ensure_revision(revision_of(LISTING_1), 1)
+    decisions = ScaleDecisions(runtime, lambda ns, name: False)
+    await decisions.apply({"namespace": NS, "name": REV, "mode": "Proxy", "replicas": 0})
+    # another replica took a decision for pods meanwhile; this one's cache has not seen it yet
+    stale = runtime.deployments.get(NS, f"{REV}-deployment")
+    fake.put(r.DEPLOYMENT, {**fake.get(r.DEPLOYMENT, NS, f"{REV}-deployment"), "spec": {**stale["spec"], "replicas": 4}})
+    runtime.deployments.put(stale)
+    assert await runtime.release_last_pod(NS, REV) is False  # refused by the resourceVersion
+    assert fake.get(r.DEPLOYMENT, NS, f"{REV}-deployment")["spec"]["replicas"] == 4
