@@ -6,6 +6,7 @@ import asyncio
 
 from dataplane.directory import RouteTable, Snapshot
 from dataplane.http.probe import probe_until_ready
+from dataplane.activator.subset import UNKNOWN, activator_share
 from dataplane.activator.throttler import PodTracker, QueueLimits, RevisionThrottler
 from dataplane.http.engine import UpstreamPool
 
@@ -13,8 +14,18 @@ from dataplane.http.engine import UpstreamPool
 class ActivatorState:
     """Applies directory snapshots; probes new pods and releases waiting requests to them."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, limits: QueueLimits, probe_interval: float, probe_timeout: float):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        limits: QueueLimits,
+        probe_interval: float,
+        probe_timeout: float,
+        pod_name: str = "",
+    ):
         self.loop = loop
+        self.pod_name = pod_name
+        """This activator's name, looked up in the snapshot's ``activators`` for its share of capacity."""
+        self.share = (UNKNOWN, 1)
         self.limits = limits
         self.probe_interval = probe_interval
         self.probe_timeout = probe_timeout
@@ -32,12 +43,15 @@ class ActivatorState:
         self.version = snapshot.version
         self.revisions = snapshot.revisions
         self.routes = snapshot.routes
+        self.share = share = activator_share(snapshot.activators, self.pod_name, self.share)
         for key, info in snapshot.revisions.items():
             throttler = self.throttlers.get(key)
             if throttler is None:
-                throttler = self.throttlers[key] = RevisionThrottler(key, info.container_concurrency, self.limits)
-            elif throttler.concurrency != info.container_concurrency:
-                throttler.set_concurrency(info.container_concurrency)
+                throttler = self.throttlers[key] = RevisionThrottler(key, info.container_concurrency, self.limits, share=share)
+            else:
+                if throttler.concurrency != info.container_concurrency:
+                    throttler.set_concurrency(info.container_concurrency)
+                throttler.set_share(share)
             seen = set()
             for pod in info.pods:
                 seen.add(pod.address)

@@ -1,7 +1,9 @@
 """Per-revision capacity: which pod takes a request now, and the bounded queue of those that wait.
 
-Capacity is the ready pods × containerConcurrency (unlimited per pod when it is 0).
-A request goes to the least-loaded pod with room (random tie-break), or to the
+Capacity is the ready pods × containerConcurrency (unlimited per pod when it is 0),
+or, with more than one activator, this activator's share of it (``subset``): the
+slots of each pod it may use are worked out when pods or the share change, never
+per request. A request goes to the least-loaded pod with room (random tie-break), or to the
 better of two random pods when containerConcurrency is 0. A request that finds no
 room waits in a FIFO queue bounded in requests, in bytes of body and in time; the
 moment a slot frees or a pod becomes ready, the oldest waiter is handed to it.
@@ -12,6 +14,8 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from dataclasses import dataclass
+
+from dataplane.activator.subset import UNKNOWN, pod_slots
 
 ACQUIRED, QUEUED, REJECTED = 1, 0, -1
 
@@ -31,7 +35,7 @@ class QueueLimits:
 class PodTracker:
     """One pod of a revision, as the activator sees it."""
 
-    __slots__ = ("address", "name", "pool", "in_flight", "ready", "probing")
+    __slots__ = ("address", "name", "pool", "in_flight", "ready", "probing", "slots")
 
     def __init__(self, name: str, address: str, pool) -> None:
         self.name = name
@@ -40,18 +44,31 @@ class PodTracker:
         self.in_flight = 0
         self.ready = False  # passed a queue-proxy probe
         self.probing = False
+        self.slots = 0  # requests this activator may have on it at once (its share of containerConcurrency)
 
 
 class RevisionThrottler:
     """Admission to one revision's pods. Waiters get ``waiter.admitted_to(pod)``."""
 
-    def __init__(self, key: tuple[str, str], concurrency: int, limits: QueueLimits, rng: random.Random | None = None):
+    def __init__(
+        self,
+        key: tuple[str, str],
+        concurrency: int,
+        limits: QueueLimits,
+        rng: random.Random | None = None,
+        share: tuple[int, int] = (UNKNOWN, 1),
+    ):
         self.key = key
         self.concurrency = concurrency
         self.limits = limits
         self.rng = rng or random.Random()
+        self.share = share
+        """(this activator's index, how many activators) among those the directory lists."""
         self.pods: dict[str, PodTracker] = {}
         self.ready: list[PodTracker] = []
+        """Pods that passed a probe, by address."""
+        self.assigned: list[PodTracker] = []
+        """The ready pods this activator has slots on; requests go only there."""
         self.queue: OrderedDict[int, tuple[object, int, float]] = OrderedDict()  # id -> (waiter, bytes, since)
         self.queued_bytes = 0
         self.in_flight = 0
@@ -63,14 +80,35 @@ class RevisionThrottler:
         """Requests the ready pods can take at once (-1: unlimited)."""
         if self.concurrency == 0:
             return -1 if self.ready else 0
-        return len(self.ready) * self.concurrency
+        return sum(pod.slots for pod in self.assigned)
 
     def set_concurrency(self, concurrency: int) -> None:
         self.concurrency = concurrency
+        self._assign()
         self.dispatch()
 
-    def pick(self) -> PodTracker | None:
+    def set_share(self, share: tuple[int, int]) -> None:
+        """The activators changed: take this one's new share of the pods."""
+        if share != self.share:
+            self.share = share
+            self._assign()
+            self.dispatch()
+
+    def _assign(self) -> None:
+        cc = self.concurrency
         ready = self.ready
+        if cc == 0:  # no limit to share: every activator uses every pod, as Knative's
+            self.assigned = list(ready)
+            return
+        assigned = []
+        for pod, slots in zip(ready, pod_slots(len(ready), cc, *self.share)):
+            pod.slots = slots
+            if slots:
+                assigned.append(pod)
+        self.assigned = assigned
+
+    def pick(self) -> PodTracker | None:
+        ready = self.assigned
         n = len(ready)
         if n == 0:
             return None
@@ -86,7 +124,7 @@ class RevisionThrottler:
         ties = 0
         for pod in ready:
             load = pod.in_flight
-            if load >= cc:
+            if load >= pod.slots:
                 continue
             if best is None or load < best.in_flight:
                 best, ties = pod, 1
@@ -168,6 +206,8 @@ class RevisionThrottler:
         if pod is not None and pod.ready:
             pod.ready = False
             self.ready.remove(pod)
+            self._assign()
+            self.dispatch()  # the share of the pods left may have grown
         return pod
 
     def mark_ready(self, pod: PodTracker) -> None:
@@ -177,9 +217,12 @@ class RevisionThrottler:
         pod.ready = True
         self.ready.append(pod)
         self.ready.sort(key=lambda p: p.address)
+        self._assign()
         self.dispatch()
 
     def mark_unready(self, pod: PodTracker) -> None:
         if pod.ready:
             pod.ready = False
             self.ready.remove(pod)
+            self._assign()
+            self.dispatch()

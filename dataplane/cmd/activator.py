@@ -38,7 +38,8 @@ class ActivatorSettings:
     autoscaler_token: str = ""
     """Bearer token the stat server asks for, if any (ACTIVATOR_AUTOSCALER_TOKEN only: a flag would show in `ps`)."""
     pod_name: str = ""
-    """Name stamped into the stats this activator reports."""
+    """Name stamped into the stats this activator reports, and looked up among the directory's activators
+    for this one's share of each revision's capacity."""
     probe_interval: float = 0.025
     """Seconds between probes of a pod that is not ready yet."""
     probe_timeout: float = 11.0
@@ -158,7 +159,7 @@ class Activator:
         self.stop = asyncio.Event()
         link = AutoscalerLink(s.autoscaler_url, s.autoscaler_token)
         reporter = StatReporter(s.pod_name, link.send)
-        state = ActivatorState(loop, s.limits, s.probe_interval, s.probe_timeout)
+        state = ActivatorState(loop, s.limits, s.probe_interval, s.probe_timeout, s.pod_name)
         policy = ActivatorPolicy(loop, state, reporter, trust_revision_headers=s.trust_revision_headers)
         state.on_removed = policy.revision_removed
         state.on_failed = policy.revision_failed

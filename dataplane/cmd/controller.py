@@ -37,6 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Gateway for HTTPRoutes: NAME or NAMESPACE/NAME (config-network `gateway` overrides)",
     )
     parser.add_argument(
+        "--local-gateway",
+        default=env("CONTROLLER_LOCAL_GATEWAY", "knative-local-gateway"),
+        help="internal Gateway for cluster-local routes and every route's .svc.cluster.local name: NAME or NAMESPACE/NAME "
+        "(config-network `local-gateway` overrides)",
+    )
+    parser.add_argument(
+        "--local-gateway-service",
+        default=env("CONTROLLER_LOCAL_GATEWAY_SERVICE", ""),
+        help="the Service in front of the internal Gateway, NAME or NAMESPACE/NAME, where each route's placeholder "
+        "Service points (default: the host name the Gateway reports; config-network `local-gateway-service` overrides)",
+    )
+    parser.add_argument(
         "--activator-service",
         default=env("CONTROLLER_ACTIVATOR_SERVICE", "activator-service"),
         help="the activator's Service in the system namespace",
@@ -82,12 +94,23 @@ def settings_from(args: argparse.Namespace):
         raise ValueError("--port: must be 0-65535")
     if not -1 <= args.webhook_port <= 65535:
         raise ValueError("--webhook-port: must be 0-65535, or -1 for none")
+    from dataplane.platform.kubernetes.httproutes import ObjectRef
+
     ns = args.system_namespace
+    for flag in ("gateway", "local_gateway", "local_gateway_service"):
+        value = getattr(args, flag)
+        if value or flag != "local_gateway_service":
+            try:
+                ObjectRef.parse(value, ns)
+            except ValueError as exc:
+                raise ValueError(f"--{flag.replace('_', '-')}: {exc}") from None
     lease = LeaseSettings(ns, args.identity, args.lease_name, args.lease_duration, args.renew_deadline, args.retry_period)
     return ControllerSettings(
         lease=lease,
         system_namespace=ns,
         gateway=args.gateway,
+        local_gateway=args.local_gateway,
+        local_gateway_service=args.local_gateway_service,
         activator_service=args.activator_service,
         bind=args.bind,
         port=args.port,

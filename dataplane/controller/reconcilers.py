@@ -8,6 +8,7 @@ writes only differences. The same code drives both backends through the
 from __future__ import annotations
 
 import copy
+from collections.abc import Awaitable, Callable
 
 from dataplane.api import (
     TrafficError,
@@ -178,7 +179,12 @@ def _activity(state: RevisionState, failure: health.Problem | None) -> tuple[str
                                      "requests that arrive meanwhile wait for it.")
 
 
-async def reconcile_route(store: Store, route: dict, cfg: Config, now: float) -> None:
+Ingress = Callable[[dict], Awaitable[tuple[str, str, str]]]
+"""Programs the ingress for a Route with its newly resolved status, and says how that went:
+IngressReady's ``(status, reason, message)``. Without one the ingress is the router itself, always ready."""
+
+
+async def reconcile_route(store: Store, route: dict, cfg: Config, now: float, ingress: Ingress | None = None) -> None:
     meta = _meta(route)
     ns, name = meta["namespace"], meta["name"]
     configurations = {cfg_obj["metadata"]["name"]: cfg_obj.get("status", {}) for cfg_obj in await store.list(keys.CONFIGURATION, ns)}
@@ -198,7 +204,8 @@ async def reconcile_route(store: Store, route: dict, cfg: Config, now: float) ->
         status["address"] = {"url": resolved.address_url}
         status["traffic"] = resolved.status_traffic()
         status = c.mark(status, keys.ROUTE, c.ALL_TRAFFIC_ASSIGNED, c.TRUE, now=now)
-        status = c.mark(status, keys.ROUTE, c.INGRESS_READY, c.TRUE, now=now)
+        ready, reason, message = (c.TRUE, "", "") if ingress is None else await ingress({**route, "status": status})
+        status = c.mark(status, keys.ROUTE, c.INGRESS_READY, ready, reason, message, now=now)
         await _mark_routing_state(store, ns, resolved.revision_names(), now)
     status = c.set_observed_generation(status, meta["generation"])
     await _write_status(store, route, status)

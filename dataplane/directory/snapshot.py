@@ -15,12 +15,15 @@ over HTTP; the Kubernetes backend builds it from watches):
                  "traffic": [{"revisionName": "hello-00001", "percent": 100}],
                  "tagHosts": {"v1-hello.default.example.com": "hello-00001"}},
                 {"namespace": "default", "name": "broken", "hosts": ["broken.default.example.com"], "traffic": [],
-                 "failure": {"revisionName": "broken-00001", "reason": "ExitCode1"}}]}
+                 "failure": {"revisionName": "broken-00001", "reason": "ExitCode1"}}],
+     "activators": ["activator-5d8f-2xk7q", "activator-5d8f-9hjw4"]}
 
 A revision's ``failure`` (absent when none) says no pod can serve it now and
 why; a route's ``failure`` says why a host it claims has no revision to go to.
 Only reasons travel here, never messages: they reach clients in 503 bodies,
-and a message may quote the app's log.
+and a message may quote the app's log. ``activators`` (absent: just one) names
+the activators in the request path, in the order every activator reads them:
+each takes its share of every revision's capacity by its place in that list.
 """
 
 from __future__ import annotations
@@ -121,6 +124,8 @@ class Snapshot:
     version: int
     revisions: dict[tuple[str, str], RevisionInfo]
     routes: RouteTable
+    activators: tuple[str, ...] = ()
+    """Pod names of the activators in the request path; empty when there is one."""
 
 
 def _get(doc: dict, key: str, kind, path: str, default=None):
@@ -217,4 +222,9 @@ def parse_snapshot(doc) -> Snapshot:
     for host, (_, targets) in splits.items():
         if targets:
             failures.pop(host, None)  # a host with traffic somewhere goes there
-    return Snapshot(_get(doc, "version", int, "snapshot", 0), revisions, RouteTable(splits, failures))
+    activators = _get(doc, "activators", list, "snapshot", [])
+    if not all(isinstance(a, str) and a for a in activators):
+        raise DirectoryError(f"snapshot.activators: must be non-empty strings, got {activators!r}")
+    if len(set(activators)) != len(activators):
+        raise DirectoryError(f"snapshot.activators: names must be unique, got {activators!r}")
+    return Snapshot(_get(doc, "version", int, "snapshot", 0), revisions, RouteTable(splits, failures), tuple(activators))

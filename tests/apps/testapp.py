@@ -3,6 +3,7 @@
 Endpoints (GET or POST):
   /            "hello"                         /echo   JSON of method, path, headers, body length, body sha
   /sleep?ms=N  sleeps, then "slept"            /order?id=X  records X in arrival order, sleeps ?ms
+  /busy        JSON {"now": N, "max": M}: /sleep requests running now, and the most ever at once
   /log         JSON list of recorded ids       /count  number of requests seen (probes would show here)
   /status?code=N   that status                 /stream?n=N&ms=M  N chunks, M ms apart
   /stall       headers, one chunk, then hangs  /drop   closes the connection without answering
@@ -18,7 +19,7 @@ import sys
 
 from aiohttp import WSMsgType, web
 
-state = {"count": 0, "log": []}
+state = {"count": 0, "log": [], "busy": 0, "max_busy": 0}
 
 
 @web.middleware
@@ -46,8 +47,17 @@ async def echo(request):
 
 
 async def sleep(request):
-    await asyncio.sleep(int(request.query.get("ms", "100")) / 1000)
+    state["busy"] += 1
+    state["max_busy"] = max(state["max_busy"], state["busy"])
+    try:
+        await asyncio.sleep(int(request.query.get("ms", "100")) / 1000)
+    finally:
+        state["busy"] -= 1
     return web.Response(text="slept")
+
+
+async def busy(request):
+    return web.json_response({"now": state["busy"], "max": state["max_busy"]})
 
 
 async def order(request):
@@ -110,6 +120,7 @@ def app() -> web.Application:
         "/": hello,
         "/echo": echo,
         "/sleep": sleep,
+        "/busy": busy,
         "/order": order,
         "/log": log,
         "/count": count,

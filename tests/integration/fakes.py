@@ -48,8 +48,10 @@ class DirectoryServer:
                 pass
         return web.json_response(self.doc)
 
-    def publish(self, revisions: list, routes: list | None = None) -> None:
+    def publish(self, revisions: list, routes: list | None = None, activators: list[str] | None = None) -> None:
         self.doc = {"version": self.doc["version"] + 1, "revisions": copy.deepcopy(revisions), "routes": copy.deepcopy(routes or [])}
+        if activators is not None:
+            self.doc["activators"] = list(activators)
         self.changed.set()
         self.changed = asyncio.Event()
 

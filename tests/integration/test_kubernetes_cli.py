@@ -65,6 +65,8 @@ async def test_controller_process_without_a_cluster_exits_1(tmp_path):
         (["--renew-deadline", "20"], "--renew-deadline"),
         (["--port", "70000"], "--port"),
         (["--webhook-port", "-2"], "--webhook-port"),
+        (["--local-gateway", "gw/"], "--local-gateway: expected NAME or NAMESPACE/NAME"),
+        (["--local-gateway-service", "/"], "--local-gateway-service"),
     ],
 )
 def test_bad_flags_are_named(flags, problem):
@@ -86,3 +88,6 @@ def test_flags_become_settings():
         "serving",
     )
     assert settings.lease.lease_duration == 30
+    assert (settings.local_gateway, settings.local_gateway_service) == ("knative-local-gateway", "")
+    args = parser.parse_args(["controller", "--local-gateway", "gw/inside", "--local-gateway-service", "gw/envoy-inside"])
+    assert (settings_from(args).local_gateway, settings_from(args).local_gateway_service) == ("gw/inside", "gw/envoy-inside")

@@ -17,10 +17,11 @@ import yaml
 
 from dataplane.api import admit
 from dataplane.platform.kubernetes import resources as r
+from dataplane.platform.kubernetes.client import ApiError
 from dataplane.platform.kubernetes.leader import LeaseSettings
 from dataplane.platform.kubernetes.plane import ControllerPlane, ControllerSettings
 from tests import seed
-from tests.unit.kubernetes.cluster import revision_serving
+from tests.unit.kubernetes.cluster import LOCAL_GATEWAY_HOST, gateways, gateways_say, revision_serving
 from tests.unit.kubernetes.crdcheck import crd_problems
 from tests.unit.kubernetes.support import eventually, fake, kube  # noqa: F401 - fixtures
 
@@ -84,6 +85,7 @@ def backends(fake) -> list[dict]:
 
 
 async def test_seed_service_end_to_end(fake, kube, plane):
+    gateways(fake)
     created = await kube.request("POST", r.SERVICE.path(NS), body=admit(yaml.safe_load(LISTING_1)))
     service_uid = created["metadata"]["uid"]
 
@@ -120,6 +122,12 @@ async def test_seed_service_end_to_end(fake, kube, plane):
     assert fake.get(r.HTTP_ROUTE, NS, HOST) is None
 
     revision_serving(fake, NS, "knative-example-00001", "knative-example-00001-deployment-a1", "10.1.0.5")
+    # the HTTPRoute is written; until the Gateway has accepted it, the Route is not ready
+    await eventually(lambda: fake.get(r.HTTP_ROUTE, NS, HOST))
+    await eventually(lambda: condition(fake.get(r.ROUTE, NS, "knative-example"), "IngressReady") == "Unknown")
+    assert condition(fake.get(r.SERVICE, NS, "knative-example"), "Ready") == "Unknown"
+    await eventually(lambda: fake.get(r.HTTP_ROUTE, NS, "knative-example.default.svc.cluster.local"))
+    gateways_say(fake, NS)
     await eventually(lambda: condition(fake.get(r.SERVICE, NS, "knative-example"), "Ready") == "True")
     service = fake.get(r.SERVICE, NS, "knative-example")
     assert service["status"]["url"] == f"http://{HOST}"
@@ -141,6 +149,18 @@ async def test_seed_service_end_to_end(fake, kube, plane):
     ]
     assert owner(httproute)[:2] == ("Route", "knative-example")
     assert fake.get(r.REFERENCE_GRANT, SYSTEM, "routes-from-default")["spec"]["from"][0]["namespace"] == NS
+    # status.address.url answers inside the cluster: the internal Gateway takes its names, the placeholder Service
+    # `knative-example` sends them there
+    assert service["status"]["address"] == {"url": "http://knative-example.default.svc.cluster.local"}
+    inside = fake.get(r.HTTP_ROUTE, NS, "knative-example.default.svc.cluster.local")
+    assert inside["spec"]["parentRefs"][0]["name"] == "knative-local-gateway"
+    assert inside["spec"]["hostnames"] == [
+        "knative-example.default", "knative-example.default.svc", "knative-example.default.svc.cluster.local",
+    ]  # fmt: skip
+    assert inside["spec"]["rules"] == httproute["spec"]["rules"]
+    placeholder = fake.get(r.KUBE_SERVICE, NS, "knative-example")
+    assert (placeholder["spec"]["type"], placeholder["spec"]["externalName"]) == ("ExternalName", LOCAL_GATEWAY_HOST)
+    assert owner(placeholder)[:2] == ("Route", "knative-example")
 
     # the autoscaler says Serve: traffic goes straight to the private Service
     decision = {"namespace": NS, "name": "knative-example-00001", "mode": "Serve", "replicas": 1, "desired": 1}
@@ -166,11 +186,23 @@ async def test_seed_service_end_to_end(fake, kube, plane):
     ]
     assert snapshot["routes"][0]["hosts"] == [HOST]
 
+    # the switch to the pods is another generation of the HTTPRoutes: not ready until the Gateway takes it
+    await eventually(lambda: condition(fake.get(r.ROUTE, NS, "knative-example"), "IngressReady") == "Unknown")
+    gateways_say(fake, NS)
+    await eventually(lambda: condition(fake.get(r.SERVICE, NS, "knative-example"), "Ready") == "True")
+
     # Listing 2: a new revision; traffic stays on 00001 until 00002 is ready
-    current = fake.get(r.SERVICE, NS, "knative-example")
-    update = admit(yaml.safe_load(LISTING_2))
-    update["metadata"] = current["metadata"]
-    await kube.request("PUT", r.SERVICE.path(NS, "knative-example"), body=update)
+    async def update_service() -> bool:
+        update = admit(yaml.safe_load(LISTING_2))
+        update["metadata"] = fake.get(r.SERVICE, NS, "knative-example")["metadata"]
+        try:
+            await kube.request("PUT", r.SERVICE.path(NS, "knative-example"), body=update)
+        except ApiError as exc:  # the controller wrote its status meanwhile: read it again, as kubectl would
+            assert exc.status == 409
+            return False
+        return True
+
+    await eventually(update_service)
     deployment2 = await eventually(lambda: fake.get(r.DEPLOYMENT, NS, "knative-example-00002-deployment"))
     queue2 = deployment2["spec"]["template"]["spec"]["containers"][1]
     assert {e["name"]: e.get("value") for e in queue2["env"]}["CONTAINER_CONCURRENCY"] == "1"

@@ -5,11 +5,14 @@ apply``, but one may still be stored (the webhook was down, or the object
 predates it), so a Service, Configuration or Route is decoded strictly,
 defaulted and validated here too, by the same ``admit``; an invalid one gets
 ``Ready=False`` with reason ``ValidationFailed`` and the field errors as its
-message, and its children are left alone until it is fixed. After
-``reconcile_route`` the Route's HTTPRoutes are written; Routes are re-reconciled
-when a revision's path changes (the autoscaler moved it between Serve and
-Proxy, or its ready endpoints appeared or vanished); platform ConfigMaps are
-watched in the configured system namespace.
+message, and its children are left alone until it is fixed. A Route's ingress
+is its HTTPRoutes: ``reconcile_route`` has them written, and its IngressReady
+is what their Gateways say of them (``status.parents``: Accepted, ResolvedRefs),
+so a missing or refusing Gateway shows on the Route and its Service with the
+reason. Routes are re-reconciled when a revision's path changes (the autoscaler
+moved it between Serve and Proxy, or its ready endpoints appeared or vanished),
+when a Gateway writes an HTTPRoute's status, and when a Gateway changes;
+platform ConfigMaps are watched in the configured system namespace.
 """
 
 from __future__ import annotations
@@ -72,16 +75,25 @@ class KubernetesController(Controller):
         elif kind == keys.CONFIGURATION:
             await reconcilers.reconcile_configuration(self.store, obj, cfg, now)
         else:
-            await reconcilers.reconcile_route(self.store, obj, cfg, now)
-            route = await self.store.get(kind, ns, name)
-            if route is not None:
-                await self.route_writer.write(route)
+            await reconcilers.reconcile_route(self.store, obj, cfg, now, ingress=self.route_writer.program)
 
     def on_store_event(self, event: str, obj: dict) -> None:
         super().on_store_event(event, obj)
         ns = obj["metadata"].get("namespace")
         if obj.get("kind") == "ConfigMap" and ns == self.system_namespace != SHARED_LOOP_SYSTEM_NAMESPACE:
             self.resync()
+
+    def on_httproute_event(self, event: str, obj: dict) -> None:
+        """A Gateway wrote an HTTPRoute's status (or someone changed it): its Route's IngressReady may move."""
+        meta = obj["metadata"]
+        route = (meta.get("labels") or {}).get(keys.ROUTE_LABEL)
+        if route:
+            self.enqueue(keys.ROUTE, meta.get("namespace", ""), route)
+
+    def on_gateway_event(self, event: str, obj: dict) -> None:
+        """A Gateway came, went or changed its status: every Route may be affected."""
+        for route in self.store.peek(keys.ROUTE):
+            self.enqueue(keys.ROUTE, route["metadata"]["namespace"], route["metadata"]["name"])
 
     def revision_path_changed(self, namespace: str, revision: str) -> None:
         """Re-reconcile the routes of ``namespace``: one of them may send ``revision`` elsewhere now."""

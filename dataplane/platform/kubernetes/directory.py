@@ -3,7 +3,9 @@
 The same JSON document the local control plane serves (``dataplane.directory``),
 so the in-cluster activator and autoscaler follow it the same way: pod
 addresses are ``podIP:8012``, stats addresses ``podIP:9090``, ready as the
-EndpointSlice says.
+EndpointSlice says. ``activators`` lists the ready pods behind the activator's
+Service, by name in sorted order, so each activator finds its place and takes
+its share of every revision's capacity (Knative's activator subsetting).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataplane.api import keys
 from dataplane.controller.entries import revision_failure, route_entry
 from dataplane.platform.kubernetes import resources as r
 from dataplane.platform.kubernetes.client import KubeClient
+from dataplane.platform.kubernetes.httproutes import ObjectRef
 from dataplane.platform.kubernetes.informer import Informer
 from dataplane.platform.kubernetes.runtime import KubernetesRuntime, pod_state
 from dataplane.platform.kubernetes.sidecar import QUEUE_PORT, STATS_PORT
@@ -56,13 +59,39 @@ def slice_pods(slice_: dict, started: dict[str, float]) -> list[dict]:
     return pods
 
 
+def ready_endpoint_names(slices: list[dict]) -> list[str]:
+    """Pod names (or addresses) of the ready, not terminating endpoints of a Service's slices, sorted, once each."""
+    names = set()
+    for slice_ in slices:
+        for endpoint in slice_.get("endpoints") or []:
+            conditions = endpoint.get("conditions") or {}
+            addresses = endpoint.get("addresses") or []
+            if not addresses or conditions.get("terminating") or conditions.get("ready") is False:
+                continue
+            names.add((endpoint.get("targetRef") or {}).get("name") or addresses[0])
+    return sorted(names)
+
+
 class KubernetesDirectory:
     """Rebuilds the snapshot after any watched change; a new version only when it differs."""
 
-    def __init__(self, client: KubeClient, store: KubernetesStore, runtime: KubernetesRuntime, **informer_options):
+    def __init__(
+        self,
+        client: KubeClient,
+        store: KubernetesStore,
+        runtime: KubernetesRuntime,
+        activator: ObjectRef | None = None,
+        **informer_options,
+    ):
         self.store = store
         self.runtime = runtime
         self.slices = Informer(client, r.ENDPOINT_SLICE, label_selector=f"{SERVICE_TYPE_LABEL}=Private", **informer_options)
+        self.activator_slices = (
+            Informer(client, r.ENDPOINT_SLICE, activator.namespace,
+                     label_selector=f"{SERVICE_NAME_LABEL}={activator.name}", **informer_options)
+            if activator is not None
+            else None
+        )  # fmt: skip
         self.version = 0
         self.doc: dict = {"version": 0, "revisions": [], "routes": []}
         self.body = orjson.dumps(self.doc)
@@ -71,18 +100,26 @@ class KubernetesDirectory:
         self.ready_counts: dict[tuple[str, str], int] = {}
         self.on_ready_change: list = []
         """Callables ``(namespace, revision)`` told when a revision's count of ready endpoints changes."""
-        self.task: asyncio.Task | None = None
+        self.tasks: list[asyncio.Task] = []
         store.subscribe(lambda event, obj: self.poke())
         runtime.pods.subscribe(lambda event, obj: self.poke())
-        self.slices.subscribe(lambda event, obj: self.poke())
+        for informer in self._informers():
+            informer.subscribe(lambda event, obj: self.poke())
+
+    def _informers(self) -> list[Informer]:
+        return [self.slices, *([self.activator_slices] if self.activator_slices is not None else [])]
 
     def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self.slices.run())
+        loop = asyncio.get_running_loop()
+        self.tasks = [loop.create_task(informer.run()) for informer in self._informers()]
+
+    async def wait_synced(self) -> None:
+        await asyncio.gather(*(informer.synced.wait() for informer in self._informers()))
 
     async def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         self.changed.set()
 
     def ready_endpoints(self, namespace: str, revision: str) -> int:
@@ -136,7 +173,9 @@ class KubernetesDirectory:
             "revisions": sorted(revisions, key=lambda x: (x["namespace"], x["name"])),
             "routes": sorted(routes, key=lambda x: (x["namespace"], x["name"])),
         }
-        if doc["revisions"] != self.doc["revisions"] or doc["routes"] != self.doc["routes"]:
+        if self.activator_slices is not None:
+            doc["activators"] = ready_endpoint_names(self.activator_slices.items())
+        if any(doc.get(k) != self.doc.get(k) for k in ("revisions", "routes", "activators")):
             self.version += 1
             doc["version"] = self.version
             self.doc = doc

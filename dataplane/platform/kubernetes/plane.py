@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from dataplane.controller.activation import through_activator
 from dataplane.platform.kubernetes import resources as r
 from dataplane.platform.kubernetes.certs import WebhookCertificates
 from dataplane.platform.kubernetes.client import KubeClient
@@ -24,11 +25,11 @@ from dataplane.platform.kubernetes.decisions import ScaleDecisions
 from dataplane.platform.kubernetes.directory import KubernetesDirectory
 from dataplane.platform.kubernetes.events import INVALID_CONFIGURATION, post_event, warning_event
 from dataplane.platform.kubernetes.httpapi import ControllerApi
-from dataplane.platform.kubernetes.httproutes import ObjectRef
+from dataplane.platform.kubernetes.httproutes import Network, ObjectRef, activator_confirmed
 from dataplane.platform.kubernetes.leader import LeaderElector, LeaseSettings
 from dataplane.platform.kubernetes.platform import PlatformConfig
-from dataplane.platform.kubernetes.routewriter import RouteWriter
-from dataplane.platform.kubernetes.runtime import SERVE, KubernetesRuntime
+from dataplane.platform.kubernetes.routewriter import RouteWriter, httproute_informer
+from dataplane.platform.kubernetes.runtime import HOLD_ANNOTATION, KubernetesRuntime
 from dataplane.platform.kubernetes.sidecar import METRICS_PORT
 from dataplane.platform.kubernetes.store import KubernetesStore
 from dataplane.platform.kubernetes.webhook import WEBHOOK_PORT, WebhookApi, load, server_context
@@ -44,6 +45,12 @@ class ControllerSettings:
     system_namespace: str = "knative-serving"
     gateway: str = "knative-gateway"
     """The Gateway HTTPRoutes attach to: NAME (system namespace) or NAMESPACE/NAME; config-network ``gateway`` wins."""
+    local_gateway: str = "knative-local-gateway"
+    """The internal Gateway (cluster-local Routes, and every Route's ``<route>.<ns>.svc.cluster.local``), as
+    ``gateway``; config-network ``local-gateway`` wins."""
+    local_gateway_service: str = ""
+    """The Service in front of the internal Gateway, placeholder Services' target (empty: the host name the Gateway
+    reports); config-network ``local-gateway-service`` wins."""
     activator_service: str = "activator-service"
     """The activator's Service in the system namespace."""
     bind: str = "0.0.0.0"
@@ -80,14 +87,25 @@ class ControllerPlane:
         self.synced = False
         self.leading = False
         self.store = KubernetesStore(client, ns, **opts)
-        self.platform = PlatformConfig(self.store, ns, ObjectRef.parse(s.gateway, ns))
+        network = Network(
+            ObjectRef.parse(s.gateway, ns),
+            ObjectRef.parse(s.local_gateway, ns),
+            ObjectRef.parse(s.local_gateway_service, ns) if s.local_gateway_service else None,
+        )
+        self.platform = PlatformConfig(self.store, ns, network)
         self.platform.on_rejected = self._config_rejected
         self.store.subscribe(self.platform.on_store_event)  # first: the controller resyncs with the new config
         self.reported: set[tuple[str, str, str]] = set()
         self.event_tasks: set[asyncio.Task] = set()
         self.runtime = KubernetesRuntime(client, lambda: self.platform.current.deployment, metrics_port=s.metrics_port, **opts)
-        self.directory = KubernetesDirectory(client, self.store, self.runtime, **opts)
-        self.decisions = ScaleDecisions(self.runtime)
+        self.activator = ObjectRef(ns, s.activator_service)
+        self.directory = KubernetesDirectory(client, self.store, self.runtime, self.activator, **opts)
+        self.httproutes = httproute_informer(client, **opts)
+        self.decisions = ScaleDecisions(self.runtime, self.activator_confirmed)
+        self.recheck_task: asyncio.Task | None = None
+        self.recheck_again = False
+        self.httproutes.subscribe(lambda event, obj: self._recheck())
+        self.runtime.deployments.subscribe(self._on_deployment)
         self.writer: RouteWriter | None = None
         self.controller: KubernetesController | None = None
         self.tasks: list[asyncio.Task] = []
@@ -105,23 +123,28 @@ class ControllerPlane:
         watchers = (self.store, self.runtime, self.directory)
         for part in watchers:
             part.start()
+        self.tasks.append(asyncio.get_running_loop().create_task(self.httproutes.run(), name="httproutes"))
         lost = False
         try:
-            synced = asyncio.gather(self.store.wait_synced(), self.runtime.wait_synced(), self.directory.slices.synced.wait())
+            synced = asyncio.gather(
+                self.store.wait_synced(), self.runtime.wait_synced(), self.directory.wait_synced(), self.httproutes.synced.wait()
+            )
             if not await _first(synced, stop):
                 return 0
             self.platform.reload()
             self.directory.poke()
             self.synced = True
+            self._recheck()  # revisions held at one pod when the last replica stopped
             if self.settings.webhook_port is not None:
                 self.tasks.append(asyncio.get_running_loop().create_task(self._keep_webhook(), name="webhook certificates"))
             if await _first(self.elector.acquire(), stop) and await _first(self._lead(), stop):
                 lost = await _first(self.elector.hold(), stop)
         finally:
             self.leading = self.synced = False
-            for task in (*self.tasks, *self.event_tasks):
+            recheck = [self.recheck_task] if self.recheck_task is not None else []
+            for task in (*self.tasks, *self.event_tasks, *recheck):
                 task.cancel()
-            await asyncio.gather(*self.tasks, *self.event_tasks, return_exceptions=True)
+            await asyncio.gather(*self.tasks, *self.event_tasks, *recheck, return_exceptions=True)
             if self.controller is not None:
                 self.controller.close()
             for part in (*watchers, *([self.writer] if self.writer else [])):
@@ -135,7 +158,34 @@ class ControllerPlane:
 
     def through_activator(self, namespace: str, revision: str) -> bool:
         """Whether ``revision``'s traffic must pass the activator: not Serve, or no ready endpoint to serve it."""
-        return self.runtime.mode(namespace, revision) != SERVE or self.directory.ready_endpoints(namespace, revision) == 0
+        return through_activator(self.runtime.mode(namespace, revision), self.directory.ready_endpoints(namespace, revision))
+
+    def activator_confirmed(self, namespace: str, revision: str) -> bool:
+        """Whether no HTTPRoute can send ``revision``'s requests to its pods any more (accepted by its Gateways)."""
+        return activator_confirmed(self.httproutes.items(namespace), namespace, revision, self.activator)
+
+    def _on_deployment(self, event: str, deployment: dict) -> None:
+        if event != "DELETED" and (deployment["metadata"].get("annotations") or {}).get(HOLD_ANNOTATION):
+            self._recheck()
+
+    def _recheck(self) -> None:
+        """Release held revisions whose switch to the activator is confirmed; one pass at a time, again if asked meanwhile."""
+        if not self.synced:
+            return
+        if self.recheck_task is not None and not self.recheck_task.done():
+            self.recheck_again = True
+            return
+        self.recheck_task = asyncio.get_running_loop().create_task(self._run_recheck(), name="release held revisions")
+
+    async def _run_recheck(self) -> None:
+        while True:
+            self.recheck_again = False
+            try:
+                await self.decisions.recheck()
+            except Exception:  # noqa: BLE001 - the API may be briefly away; the next event tries again
+                log.exception("releasing held revisions failed")
+            if not self.recheck_again:
+                return
 
     async def _serve_http(self) -> None:
         self.runner = web.AppRunner(ControllerApi(self).app(), access_log=None, shutdown_timeout=1.0)
@@ -190,9 +240,10 @@ class ControllerPlane:
         platform = self.platform
         self.writer = RouteWriter(
             self.client,
-            lambda: platform.current.gateway,
-            ObjectRef(ns, s.activator_service),
+            lambda: platform.current.network,
+            self.activator,
             self.through_activator,
+            self.httproutes,
             **s.informer_options,
         )
         self.writer.start()
@@ -203,6 +254,8 @@ class ControllerPlane:
         self.controller = controller
         self.store.subscribe(controller.on_store_event)
         self.runtime.subscribe(controller.on_runtime_event)
+        self.httproutes.subscribe(controller.on_httproute_event)
+        self.writer.gateways.subscribe(controller.on_gateway_event)
         self.runtime.mode_listeners.append(controller.revision_path_changed)
         self.directory.on_ready_change.append(controller.revision_path_changed)
         self.tasks.append(asyncio.get_running_loop().create_task(controller.run(), name="controller loop"))

@@ -2,8 +2,10 @@
 
 ``config-defaults``, ``config-domain``, ``config-gc`` and ``config-autoscaler``
 (for the API functions and the initial scale), ``config-deployment`` (the
-queue-proxy) and ``config-network`` (the Gateway routes attach to, key
-``gateway``: ``NAME`` or ``NAMESPACE/NAME``). The webhook refuses a bad one, but
+queue-proxy) and ``config-network`` (where routes attach: ``gateway``, the
+external Gateway, ``local-gateway``, the internal one, each ``NAME`` or
+``NAMESPACE/NAME``, and ``local-gateway-service``, the Service in front of the
+internal Gateway that placeholder Services point to). The webhook refuses a bad one, but
 one may get in (the webhook was down, or it predates the install): a ConfigMap
 that does not parse keeps the last good values of that map, is logged naming
 the key, and is reported to ``on_rejected`` (the plane makes it a Warning Event
@@ -18,12 +20,14 @@ from dataclasses import dataclass, replace
 
 from dataplane.api.autoscaling import AUTOSCALER_CONFIGMAP
 from dataplane.api.config import CONFIGMAP_PARSERS, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, Config
-from dataplane.platform.kubernetes.httproutes import ObjectRef
+from dataplane.platform.kubernetes.httproutes import Network, ObjectRef
 from dataplane.platform.kubernetes.sidecar import DEPLOYMENT_CONFIGMAP, DeploymentConfig, parse_deployment_config
 
 log = logging.getLogger("dataplane.kubernetes")
 NETWORK_CONFIGMAP = "config-network"
 GATEWAY_KEY = "gateway"
+LOCAL_GATEWAY_KEY = "local-gateway"
+LOCAL_GATEWAY_SERVICE_KEY = "local-gateway-service"
 
 
 @dataclass(frozen=True)
@@ -31,17 +35,17 @@ class Platform:
     api: Config
     initial_scale: int
     deployment: DeploymentConfig
-    gateway: ObjectRef
+    network: Network
 
 
 class PlatformConfig:
     """The current ``Platform``, re-read whenever a ConfigMap of the system namespace changes."""
 
-    def __init__(self, store, system_namespace: str, gateway: ObjectRef):
+    def __init__(self, store, system_namespace: str, network: Network):
         self.store = store
         self.system_namespace = system_namespace
-        self.current = Platform(Config(), 1, DeploymentConfig(system_namespace=system_namespace), gateway)
-        self.flag_gateway = gateway
+        self.current = Platform(Config(), 1, DeploymentConfig(system_namespace=system_namespace), network)
+        self.flag_network = network
         self.rejected: dict[str, tuple[dict, str]] = {}
         """ConfigMap name -> (the ConfigMap, why it was not taken) for each map whose last good values are kept."""
         self.on_rejected: Callable[[dict, str], None] | None = None
@@ -66,11 +70,10 @@ class PlatformConfig:
             p = replace(p, deployment=parse_deployment_config(maps.get(DEPLOYMENT_CONFIGMAP, {}), self.system_namespace))
         except ValueError as exc:
             rejected[DEPLOYMENT_CONFIGMAP] = (objects[DEPLOYMENT_CONFIGMAP], str(exc))
-        raw = (maps.get(NETWORK_CONFIGMAP) or {}).get(GATEWAY_KEY, "").strip()
         try:
-            p = replace(p, gateway=ObjectRef.parse(raw, self.system_namespace) if raw else self.flag_gateway)
+            p = replace(p, network=self._network(maps.get(NETWORK_CONFIGMAP) or {}))
         except ValueError as exc:
-            rejected[NETWORK_CONFIGMAP] = (objects[NETWORK_CONFIGMAP], f"{NETWORK_CONFIGMAP}: {GATEWAY_KEY}: {exc}")
+            rejected[NETWORK_CONFIGMAP] = (objects[NETWORK_CONFIGMAP], f"{NETWORK_CONFIGMAP}: {exc}")
         for name, (cm, why) in rejected.items():
             if self.rejected.get(name) != (cm, why):
                 log.error("%s rejected, keeping the last good settings: %s", name, why)
@@ -79,6 +82,22 @@ class PlatformConfig:
         self.rejected = rejected
         self.current = p
         return p
+
+    def _network(self, data: dict) -> Network:
+        """``config-network``'s keys over the flags; a ValueError names the key."""
+        flags = self.flag_network
+        fields = {}
+        for key, field, default in (
+            (GATEWAY_KEY, "gateway", flags.gateway),
+            (LOCAL_GATEWAY_KEY, "local_gateway", flags.local_gateway),
+            (LOCAL_GATEWAY_SERVICE_KEY, "local_gateway_service", flags.local_gateway_service),
+        ):
+            raw = str(data.get(key, "")).strip()
+            try:
+                fields[field] = ObjectRef.parse(raw, self.system_namespace) if raw else default
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        return Network(**fields)
 
     def on_store_event(self, event: str, obj: dict) -> None:
         if obj.get("kind") == "ConfigMap" and obj["metadata"].get("namespace") == self.system_namespace:

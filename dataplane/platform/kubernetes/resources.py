@@ -51,6 +51,7 @@ POD = Resource("Pod", "", "v1", "pods")
 KUBE_SERVICE = Resource("Service", "", "v1", "services")
 ENDPOINT_SLICE = Resource("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices")
 HTTP_ROUTE = Resource("HTTPRoute", "gateway.networking.k8s.io", "v1", "httproutes")
+GATEWAY = Resource("Gateway", "gateway.networking.k8s.io", "v1", "gateways")
 # v1beta1: the version every Gateway API release since 0.6 serves
 REFERENCE_GRANT = Resource("ReferenceGrant", "gateway.networking.k8s.io", "v1beta1", "referencegrants")
 LEASE = Resource("Lease", "coordination.k8s.io", "v1", "leases")

@@ -18,6 +18,7 @@ import aiohttp
 
 from dataplane.api import conditions as c
 from dataplane.api import keys
+from dataplane.controller.activation import PROXY
 from dataplane.controller.runtime import PodState, RevisionState
 from dataplane.platform.kubernetes import resources as r
 from dataplane.platform.kubernetes.client import MERGE_PATCH, ApiError, KubeClient
@@ -37,8 +38,9 @@ log = logging.getLogger("dataplane.kubernetes")
 # waiting reasons of a container that is on its way up, not failing
 STARTING = ("ContainerCreating", "PodInitializing")
 MODE_ANNOTATION = "dataplane.dev/serving-mode"
-SERVE = "Serve"
-PROXY = "Proxy"
+HOLD_ANNOTATION = "dataplane.dev/zero-held"
+"""On a Deployment the autoscaler wants at zero, kept at one pod until the activator is confirmed in its path."""
+_KEPT_ANNOTATIONS = (MODE_ANNOTATION, HOLD_ANNOTATION)
 
 
 def _timestamp(text: str | None) -> float:
@@ -206,6 +208,50 @@ class KubernetesRuntime:
         self.deployments.put(await self.client.request("PATCH", path, body=patch, content_type=MERGE_PATCH))
         self._track_mode(namespace, name, mode)
 
+    # -- going to zero ------------------------------------------------------------------------------
+
+    def replicas(self, namespace: str, name: str) -> int:
+        """The replicas the revision's Deployment asks for (0 when it has none)."""
+        deployment = self.deployments.get(namespace, deployment_name(name))
+        return int(((deployment or {}).get("spec") or {}).get("replicas") or 0)
+
+    def held(self) -> list[tuple[str, str]]:
+        """Revisions kept at one pod until the activator is confirmed in their path."""
+        out = []
+        for deployment in self.deployments.items():
+            meta = deployment["metadata"]
+            if (meta.get("annotations") or {}).get(HOLD_ANNOTATION):
+                out.append((meta.get("namespace", ""), (meta.get("labels") or {}).get(keys.REVISION_LABEL, "")))
+        return out
+
+    async def set_held(self, namespace: str, name: str, held: bool) -> None:
+        """Mark (or unmark) the Deployment as wanted at zero but kept at one pod; kept there for every replica to see."""
+        deployment = self.deployments.get(namespace, deployment_name(name))
+        if deployment is None or bool((deployment["metadata"].get("annotations") or {}).get(HOLD_ANNOTATION)) == held:
+            return
+        patch = {"metadata": {"annotations": {HOLD_ANNOTATION: "true" if held else None}}}
+        path = r.DEPLOYMENT.path(namespace, deployment_name(name))
+        self.deployments.put(await self.client.request("PATCH", path, body=patch, content_type=MERGE_PATCH))
+
+    async def release_last_pod(self, namespace: str, name: str) -> bool:
+        """Take a held Deployment to zero, in one write guarded by the version seen: a newer decision wins."""
+        deployment = self.deployments.get(namespace, deployment_name(name))
+        if deployment is None or not (deployment["metadata"].get("annotations") or {}).get(HOLD_ANNOTATION):
+            return False
+        patch = {
+            "metadata": {"resourceVersion": deployment["metadata"].get("resourceVersion"), "annotations": {HOLD_ANNOTATION: None}},
+            "spec": {"replicas": 0},
+        }
+        path = r.DEPLOYMENT.path(namespace, deployment_name(name))
+        try:
+            self.deployments.put(await self.client.request("PATCH", path, body=patch, content_type=MERGE_PATCH))
+        except ApiError as exc:
+            if exc.status in (404, 409):  # changed meanwhile (a newer decision, or another replica did it)
+                return False
+            raise
+        log.info("deployment %s/%s: the activator is in the path, the last pod goes", namespace, deployment_name(name))
+        return True
+
     # -- internals ---------------------------------------------------------------------------------
 
     async def _create(self, resource: r.Resource, informer: Informer, obj: dict) -> None:
@@ -226,8 +272,8 @@ class KubernetesRuntime:
             updated["spec"]["template"] = want["spec"]["template"]
             updated["spec"]["progressDeadlineSeconds"] = want["spec"]["progressDeadlineSeconds"]
             updated["metadata"]["labels"] = want["metadata"]["labels"]
-            mode = _mode_of(have)
-            updated["metadata"]["annotations"] = {**want["metadata"]["annotations"], **({MODE_ANNOTATION: mode} if mode else {})}
+            kept = {k: v for k, v in (have["metadata"].get("annotations") or {}).items() if k in _KEPT_ANNOTATIONS}
+            updated["metadata"]["annotations"] = {**want["metadata"]["annotations"], **kept}
             try:
                 self.deployments.put(await self.client.request("PUT", path, body=updated))
                 return

@@ -281,10 +281,10 @@ def _retried_into_the_queue(rig):
     throttler = rig.revision("hello-00001", cc=1, pods=2)
     refusing, working = rig.pods
     refusing.pool.refuse = True
-    throttler.ready.remove(refusing)  # the first request surely lands on the working pod
+    throttler.assigned.remove(refusing)  # the first request surely lands on the working pod
     busy = rig.client()
     busy.send(REQ)
-    throttler.ready.insert(0, refusing)
+    throttler.assigned.insert(0, refusing)
     client = rig.client()
     client.send(REQ)
     assert len(throttler.queue) == 1 and client.take() == b""

@@ -9,6 +9,7 @@ from dataplane.api import DomainConfig, DomainRule, keys
 from dataplane.api import conditions as c
 from dataplane.api.config import Config
 from dataplane.api.timestamps import format_timestamp
+from dataplane.controller import reconcilers
 from tests.unit.controller.world import NS, T0, World, cond, ready_status
 
 URL = "http://web.default.example.com"
@@ -188,3 +189,35 @@ async def test_a_route_that_cannot_be_resolved_changes_no_routing_state():
     world = await world_with(route([latest(percent=90), pinned("web-00009", 10)]))
     await world.reconcile("Route", "web")
     assert {state for state, _ in (await labels_after(world)).values()} == {"pending"}
+
+
+@pytest.mark.parametrize(
+    "said", [("False", "GatewayMissing", "Gateway gw/x does not exist."), ("Unknown", "IngressNotConfigured", "waiting")]
+)
+async def test_ingress_readiness_is_what_the_ingress_says_of_the_resolved_route(said):
+    world = await world_with(route([latest()]))
+    seen = []
+
+    async def ingress(programmed: dict) -> tuple[str, str, str]:
+        seen.append(programmed)
+        return said
+
+    obj = await world.get("Route", "web")
+    await reconcilers.reconcile_route(world.store, obj, world.config, world.clock(), ingress=ingress)
+    got = await world.get("Route", "web")
+    assert cond(got, c.INGRESS_READY) == said and cond(got, c.READY) == said
+    assert cond(got, c.ALL_TRAFFIC_ASSIGNED) == ("True", "", "")
+    # the ingress was programmed with the traffic just resolved, before the status was stored
+    (programmed,) = seen
+    assert programmed["status"]["traffic"] == got["status"]["traffic"] and programmed["metadata"]["name"] == "web"
+
+
+async def test_an_unresolved_route_leaves_the_ingress_as_it_was():
+    world = await world_with(route([pinned("web-00009", 100)]))
+
+    async def ingress(programmed: dict) -> tuple[str, str, str]:
+        raise AssertionError("nothing to program")
+
+    obj = await world.get("Route", "web")
+    await reconcilers.reconcile_route(world.store, obj, world.config, world.clock(), ingress=ingress)
+    assert cond(await world.get("Route", "web"), c.ALL_TRAFFIC_ASSIGNED)[:2] == ("False", "RevisionMissing")

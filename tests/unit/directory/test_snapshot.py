@@ -63,8 +63,16 @@ def test_zero_percent_targets_get_nothing():
         ({"revisions": [{"namespace": "ns", "name": "a", "pods": [{"address": "nowhere"}]}]}, "revisions[0].pods[0].address: must be host:port"),
         ({"revisions": [{"namespace": "ns", "name": "a", "annotations": {"k": 1}}]}, "revisions[0].annotations: keys and values must be strings"),
         ({"routes": [{"namespace": "ns", "traffic": [{"percent": 10}]}]}, "routes[0].traffic[0].revisionName: required"),
+        ({"activators": "a"}, "snapshot.activators: must be list"),
+        ({"activators": ["a", ""]}, "snapshot.activators: must be non-empty strings"),
+        ({"activators": ["a", "a"]}, "snapshot.activators: names must be unique"),
     ],
 )
 def test_bad_snapshots_name_the_field(broken, message):
     with pytest.raises(DirectoryError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_snapshot(broken)
+
+
+def test_activators_in_the_order_given_and_none_by_default():
+    assert parse_snapshot({"activators": ["activator-b", "activator-a"]}).activators == ("activator-b", "activator-a")
+    assert parse_snapshot({}).activators == ()

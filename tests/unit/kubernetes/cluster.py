@@ -88,3 +88,57 @@ def revision_serving(fake: FakeApiServer, ns: str, revision: str, pod: str, ip: 
     running_pod(fake, ns, revision, pod, ip)
     deployment_available(fake, ns, revision, 1)
     endpoint_slice(fake, ns, revision, [(pod, ip, True)])
+
+
+LOCAL_GATEWAY_HOST = "knative-local-gateway.gateways.svc.cluster.local"
+
+
+def gateway(
+    fake: FakeApiServer, ns: str = "knative-serving", name: str = "knative-gateway", conditions: list | None = None,
+    hostname: str | None = None,
+) -> dict:
+    """A Gateway, as its implementation reports it (Accepted and Programmed unless ``conditions`` say otherwise)."""
+    conds = conditions if conditions is not None else [
+        {"type": "Accepted", "status": "True", "reason": "Accepted"},
+        {"type": "Programmed", "status": "True", "reason": "Programmed"},
+    ]  # fmt: skip
+    status = {"conditions": conds, **({"addresses": [{"type": "Hostname", "value": hostname}]} if hostname else {})}
+    return fake.put(r.GATEWAY, {
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"gatewayClassName": "test", "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]},
+        "status": status,
+    })  # fmt: skip
+
+
+def gateways(fake: FakeApiServer) -> None:
+    """The external Gateway and the internal one (which reports a host name for placeholder Services)."""
+    gateway(fake)
+    gateway(fake, name="knative-local-gateway", hostname=LOCAL_GATEWAY_HOST)
+
+
+def gateway_says(
+    fake: FakeApiServer, ns: str, name: str, accepted: tuple[str, str, str] = ("True", "Accepted", ""),
+    resolved: tuple[str, str, str] = ("True", "ResolvedRefs", ""),
+) -> dict:
+    """The Gateway's word on HTTPRoute ``ns/name`` at its current generation, as an implementation writes it."""
+    route = fake.get(r.HTTP_ROUTE, ns, name)
+    assert route is not None, f"no HTTPRoute {ns}/{name}"
+    generation = route["metadata"]["generation"]
+    parents = [
+        {
+            "parentRef": ref,
+            "controllerName": "example.com/gateway",
+            "conditions": [
+                {"type": type_, "status": status, "reason": reason, "message": message, "observedGeneration": generation}
+                for type_, (status, reason, message) in (("Accepted", accepted), ("ResolvedRefs", resolved))
+            ],
+        }
+        for ref in route["spec"]["parentRefs"]
+    ]
+    return fake.set_status(r.HTTP_ROUTE, ns, name, {"parents": parents})
+
+
+def gateways_say(fake: FakeApiServer, ns: str, **said) -> None:
+    """The Gateways' word on every HTTPRoute of ``ns`` at its current generation."""
+    for route in fake.items(r.HTTP_ROUTE, ns):
+        gateway_says(fake, ns, route["metadata"]["name"], **said)

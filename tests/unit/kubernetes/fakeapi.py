@@ -58,7 +58,8 @@ CLUSTER_ROLE_BINDING = r.Resource("ClusterRoleBinding", RBAC, "v1", "clusterrole
 ROLE = r.Resource("Role", RBAC, "v1", "roles")
 ROLE_BINDING = r.Resource("RoleBinding", RBAC, "v1", "rolebindings")
 PDB = r.Resource("PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets")
-GATEWAY = r.Resource("Gateway", "gateway.networking.k8s.io", "v1", "gateways")
+GATEWAY = r.GATEWAY
+HPA = r.Resource("HorizontalPodAutoscaler", "autoscaling", "v2", "horizontalpodautoscalers")
 
 
 KINDS = (
@@ -76,6 +77,7 @@ KINDS = (
     Kind(CRD),
     *(Kind(res, status=False) for res in (CLUSTER_ROLE, CLUSTER_ROLE_BINDING, ROLE, ROLE_BINDING)),
     Kind(PDB),
+    Kind(HPA),
     Kind(GATEWAY, strict_update=True, schema=None),
     Kind(r.SECRET, status=False),
     Kind(r.EVENT, status=False),
@@ -84,7 +86,7 @@ KINDS = (
 )
 BUILT_IN_GROUPS = (
     "", "apps", "discovery.k8s.io", "coordination.k8s.io", "policy", RBAC, "apiextensions.k8s.io",
-    "admissionregistration.k8s.io",
+    "admissionregistration.k8s.io", "autoscaling",
 )  # fmt: skip
 
 

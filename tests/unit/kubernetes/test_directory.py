@@ -11,6 +11,7 @@ from dataplane.directory import parse_snapshot
 from dataplane.platform.kubernetes import resources as r
 from dataplane.platform.kubernetes.decisions import DecisionError, ScaleDecisions
 from dataplane.platform.kubernetes.directory import KubernetesDirectory, slice_pods
+from dataplane.platform.kubernetes.httproutes import ObjectRef
 from dataplane.platform.kubernetes.runtime import KubernetesRuntime
 from dataplane.platform.kubernetes.sidecar import DeploymentConfig
 from dataplane.platform.kubernetes.store import KubernetesStore
@@ -44,10 +45,10 @@ async def parts(kube):
     opts = {"backoff": (0.05, 0.2)}
     store = KubernetesStore(kube, "knative-serving", **opts)
     runtime = KubernetesRuntime(kube, DeploymentConfig, **opts)
-    directory = KubernetesDirectory(kube, store, runtime, **opts)
+    directory = KubernetesDirectory(kube, store, runtime, ObjectRef("knative-serving", "activator-service"), **opts)
     for part in (store, runtime, directory):
         part.start()
-    await asyncio.gather(store.wait_synced(), runtime.wait_synced(), directory.slices.synced.wait())
+    await asyncio.gather(store.wait_synced(), runtime.wait_synced(), directory.wait_synced())
     yield store, runtime, directory
     for part in (directory, runtime, store):
         await part.close()
@@ -106,6 +107,35 @@ async def test_snapshot_follows_revisions_routes_and_endpoints(fake, parts):
     assert directory.version == version  # rebuilt, unchanged: same version
 
 
+def activator_slice(fake, name: str, endpoints: list[tuple[str, str, dict]], service: str = "activator-service") -> None:
+    fake.put(r.ENDPOINT_SLICE, {
+        "metadata": {"name": name, "namespace": "knative-serving", "labels": {"kubernetes.io/service-name": service}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [ip], "conditions": cond, "targetRef": {"kind": "Pod", "name": pod}}
+                      for pod, ip, cond in endpoints],
+        "ports": [{"name": "http", "port": 8012, "protocol": "TCP"}],
+    })  # fmt: skip
+
+
+async def test_the_ready_activators_are_listed_for_their_shares(fake, parts):
+    _, _, directory = parts
+    directory.poke()
+    await eventually(lambda: directory.doc.get("activators") == [])
+    activator_slice(fake, "activator-service-x1", [
+        ("activator-b", "10.2.0.2", {"ready": True}),
+        ("activator-c", "10.2.0.3", {"ready": False}),  # starting: no traffic reaches it yet
+        ("activator-d", "10.2.0.4", {"ready": False, "terminating": True}),  # draining
+    ])  # fmt: skip
+    activator_slice(fake, "activator-service-x2", [("activator-a", "10.2.0.1", {}), ("activator-b", "10.2.0.2", {"ready": True})])
+    activator_slice(fake, "other-x1", [("someone", "10.2.0.9", {"ready": True})], service="other")
+    await eventually(lambda: directory.doc.get("activators") == ["activator-a", "activator-b"])
+    assert parse_snapshot(directory.doc).activators == ("activator-a", "activator-b")
+    version = directory.version
+    fake.remove(r.ENDPOINT_SLICE, "knative-serving", "activator-service-x2")
+    await eventually(lambda: directory.version > version)
+    assert directory.doc["activators"] == ["activator-b"]
+
+
 async def test_decisions_scale_and_keep_the_mode_on_the_deployment(fake, parts):
     store, runtime, directory = parts
     changed = []
@@ -130,3 +160,34 @@ async def test_decisions_scale_and_keep_the_mode_on_the_deployment(fake, parts):
     ):
         with pytest.raises(DecisionError):
             await decisions.apply(bad)
+
+
+async def test_going_to_zero_holds_the_last_pod_until_the_activator_is_confirmed(fake, parts):
+    _, runtime, _ = parts
+    await runtime.ensure_revision(revision_of(LISTING_1), 3)
+    confirmed = {"yes": False}
+    decisions = ScaleDecisions(runtime, lambda ns, name: confirmed["yes"])
+    await decisions.apply({"namespace": NS, "name": REV, "mode": "Proxy", "replicas": 0})
+    deployment = fake.get(r.DEPLOYMENT, NS, f"{REV}-deployment")
+    assert deployment["spec"]["replicas"] == 1 and deployment["metadata"]["annotations"]["dataplane.dev/zero-held"] == "true"
+    assert runtime.held() == [(NS, REV)]
+    await decisions.recheck()
+    assert fake.get(r.DEPLOYMENT, NS, f"{REV}-deployment")["spec"]["replicas"] == 1
+    confirmed["yes"] = True
+    await decisions.recheck()
+    deployment = fake.get(r.DEPLOYMENT, NS, f"{REV}-deployment")
+    assert deployment["spec"]["replicas"] == 0 and "dataplane.dev/zero-held" not in deployment["metadata"]["annotations"]
+    assert runtime.held() == []
+
+
+async def test_a_stale_release_loses_to_a_newer_decision(fake, parts):
+    _, runtime, _ = parts
+    await runtime.ensure_revision(revision_of(LISTING_1), 1)
+    decisions = ScaleDecisions(runtime, lambda ns, name: False)
+    await decisions.apply({"namespace": NS, "name": REV, "mode": "Proxy", "replicas": 0})
+    # another replica took a decision for pods meanwhile; this one's cache has not seen it yet
+    stale = runtime.deployments.get(NS, f"{REV}-deployment")
+    fake.put(r.DEPLOYMENT, {**fake.get(r.DEPLOYMENT, NS, f"{REV}-deployment"), "spec": {**stale["spec"], "replicas": 4}})
+    runtime.deployments.put(stale)
+    assert await runtime.release_last_pod(NS, REV) is False  # refused by the resourceVersion
+    assert fake.get(r.DEPLOYMENT, NS, f"{REV}-deployment")["spec"]["replicas"] == 4

@@ -17,7 +17,9 @@ from dataplane.api.schema import V1, ListOf, Struct
 from dataplane.autoscaler.configfile import load_config
 from dataplane.cli.main import build_parser
 from dataplane.platform.kubernetes import admission
+from dataplane.platform.kubernetes.httproutes import Network, ObjectRef
 from dataplane.platform.kubernetes.leader import LeaseSettings
+from dataplane.platform.kubernetes.platform import PlatformConfig
 from dataplane.platform.kubernetes.plane import ControllerSettings
 from dataplane.platform.kubernetes.sidecar import parse_deployment_config
 from tests.unit.kubernetes.crdcheck import DEPLOY, crd_problems, crd_schema, structural_problems
@@ -169,6 +171,11 @@ def test_configmaps_parse_with_their_documented_defaults(rendered):
     assert parse_deployment_config(examples["config-deployment"]).progress_deadline == 600
     images = {c["image"] for d in rendered if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]}
     assert images == {maps["config-deployment"]["queue-sidecar-image"]}  # one image for every component
+    flags = Network(ObjectRef("x", "flag-gateway"), ObjectRef("x", "flag-local"))
+    network = PlatformConfig(None, "knative-serving", flags)._network(examples["config-network"])
+    assert network == Network(ObjectRef("knative-serving", "knative-gateway"), ObjectRef("knative-serving", "knative-local-gateway"))
+    with pytest.raises(ValueError, match="^local-gateway-service: expected NAME or NAMESPACE/NAME"):
+        PlatformConfig(None, "knative-serving", flags)._network({"local-gateway-service": "a/"})
 
 
 def test_components_run_locked_down_with_probes_and_real_flags(rendered):
@@ -200,6 +207,17 @@ def test_components_run_locked_down_with_probes_and_real_flags(rendered):
         ]
     activator = next(d for d in rendered if d["kind"] == "Service" and d["metadata"]["name"] == "activator-service")
     assert [(p["port"], p["targetPort"]) for p in activator["spec"]["ports"]] == [(80, 8012), (9090, 9090)]
+    # two activators start, share every revision's capacity by name, and the HPA scales them as Knative's
+    assert deployments["activator"]["spec"]["replicas"] == 2
+    (env,) = deployments["activator"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    (hpa,) = [d for d in rendered if d["kind"] == "HorizontalPodAutoscaler"]
+    assert hpa["apiVersion"] == "autoscaling/v2" and hpa["metadata"]["namespace"] == "knative-serving"
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "activator"}
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 20)
+    assert hpa["spec"]["metrics"] == [
+        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 100}}}
+    ]
     autoscaler = next(d for d in rendered if d["kind"] == "Service" and d["metadata"]["name"] == "autoscaler")
     assert [p["port"] for p in autoscaler["spec"]["ports"]] == [8080, 9090]
     controller = next(d for d in rendered if d["kind"] == "Service" and d["metadata"]["name"] == "controller")
@@ -225,6 +243,7 @@ def test_only_the_controller_has_rights_on_the_api(rendered):
         ("apps", "deployments", "create"), ("apps", "deployments/scale", "patch"), ("apps", "deployments", "patch"),
         ("", "pods", "patch"), ("", "services", "create"), ("discovery.k8s.io", "endpointslices", "watch"),
         ("gateway.networking.k8s.io", "httproutes", "delete"), ("gateway.networking.k8s.io", "referencegrants", "create"),
+        ("gateway.networking.k8s.io", "gateways", "watch"), ("", "services", "update"),
         ("coordination.k8s.io", "leases", "update"), ("", "configmaps", "watch"),
         ("", "secrets", "get"), ("", "secrets", "update"), ("", "secrets", "create"), ("", "events", "create"),
         ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", "update"),
