@@ -16,6 +16,7 @@ import yaml
 
 from . import keys
 from .autoscaling import AUTOSCALER_CONFIGMAP, AutoscalerConfig
+from .observability import OBSERVABILITY_CONFIGMAP, ObservabilityConfig
 from .checks import dns1123_subdomain_problem, quote
 from .durations import parse_duration_seconds
 from .errors import ConfigError
@@ -272,6 +273,7 @@ class Config:
     domain: DomainConfig = field(default_factory=DomainConfig)
     gc: GCConfig = field(default_factory=GCConfig)
     autoscaler: AutoscalerConfig = field(default_factory=AutoscalerConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
 
     @classmethod
     def from_configmaps(cls, maps: Mapping[str, Mapping[str, str]]) -> Config:
@@ -281,6 +283,7 @@ class Config:
             domain=parse_domain(maps.get(DOMAIN_CONFIGMAP, {})),
             gc=parse_gc(maps.get(GC_CONFIGMAP, {})),
             autoscaler=AutoscalerConfig.from_map(maps.get(AUTOSCALER_CONFIGMAP, {})),
+            observability=ObservabilityConfig.from_map(maps.get(OBSERVABILITY_CONFIGMAP, {})),
         )
 
 

@@ -17,6 +17,7 @@ import sys
 from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.api.errors import ConfigError
 from dataplane.autoscaler.configfile import ConfigFileError, follow_mount, load_config, reload
+from dataplane.dialects import parse_dialect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config", default=env("AUTOSCALER_CONFIG", ""), help="YAML or JSON file of config-autoscaler data (or the whole ConfigMap)"
     )
     parser.add_argument(
+        "--metrics-dialect",
+        default=env("METRICS_DIALECT", ""),
+        help="metric names: opencensus (default) or opentelemetry (config-observability's metrics-dialect)",
+    )
+    parser.add_argument(
         "--scale-url", default=env("AUTOSCALER_SCALE_URL", ""), help="POST each changed decision as JSON to this URL"
     )
 
@@ -39,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
     """Run until SIGTERM; 2 for bad flags or configuration, 1 if the port cannot be bound."""
     if not args.directory:
         print("autoscaler: --directory (or AUTOSCALER_DIRECTORY_URL) is required", file=sys.stderr)
+        return 2
+    try:
+        args.metrics_dialect = parse_dialect(args.metrics_dialect, "--metrics-dialect")
+    except ValueError as exc:
+        print(f"autoscaler: {exc}", file=sys.stderr)
         return 2
     try:
         config = load_config(args.config) if args.config else {}
@@ -73,7 +84,7 @@ async def serve(args: argparse.Namespace, config: dict[str, str]) -> None:
     # No browser should ever reach the autoscaler: pages (any Origin) are refused. Host is not checked, as
     # a cluster reaches it by names it does not know; with AUTOSCALER_TOKEN set, stat senders must present it.
     guard = Guard(token=os.environ.get("AUTOSCALER_TOKEN", ""), token_hint="the autoscaler's AUTOSCALER_TOKEN")
-    runner = web.AppRunner(build_app(service, guard), access_log=None, shutdown_timeout=1.0)
+    runner = web.AppRunner(build_app(service, guard, dialect=lambda: args.metrics_dialect), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     tasks: list[asyncio.Task] = []
     try:

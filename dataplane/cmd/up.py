@@ -67,6 +67,7 @@ async def serve(args: argparse.Namespace) -> int:
         "--directory", f"{api}/v1/directory",
         "--autoscaler", f"ws://127.0.0.1:{args.api_port}/autoscaler/stats",
         "--pod-name", "activator-local", "--drain-delay", "0",
+        "--metrics-dialect", plane.api_config.observability.metrics_dialect,
         env=activator_env,
     )  # fmt: skip
     where = f"control API on {api} (token in {token_path(args.home)}), state in {args.home}"

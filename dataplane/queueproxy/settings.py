@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from dataplane.dialects import DEFAULT_DIALECT, parse_dialect
 from dataplane.queueproxy.probespec import ProbeSpec, parse_readiness_probe
 
 
@@ -53,6 +54,8 @@ class QueueProxySettings:
     """QUEUE_MAX_HEADERS: most header field lines in a request head (431 beyond)."""
     probes: tuple[ProbeSpec, ...] = field(default=())
     """SERVING_READINESS_PROBE: how the app's readiness is checked."""
+    metrics_dialect: str = DEFAULT_DIALECT
+    """METRICS_DIALECT (``config-observability``'s ``metrics-dialect``): the names on the metrics port."""
 
     @property
     def queue_depth(self) -> int:
@@ -109,6 +112,10 @@ def from_env(env: Mapping[str, str] | None = None) -> QueueProxySettings:
         probes = parse_readiness_probe(env.get("SERVING_READINESS_PROBE") or None, user_port)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+    try:
+        dialect = parse_dialect(env.get("METRICS_DIALECT"), "METRICS_DIALECT")
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     return QueueProxySettings(
         container_concurrency=_int(env, "CONTAINER_CONCURRENCY", lo=0),
         user_port=user_port,
@@ -131,4 +138,5 @@ def from_env(env: Mapping[str, str] | None = None) -> QueueProxySettings:
         max_head_size=_int(env, "QUEUE_MAX_HEAD_BYTES", 64 * 1024, lo=1024),
         max_headers=_int(env, "QUEUE_MAX_HEADERS", 100, lo=1),
         probes=probes,
+        metrics_dialect=dialect,
     )

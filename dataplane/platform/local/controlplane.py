@@ -12,6 +12,7 @@ from dataplane.api import keys
 from dataplane.api.traffic import route_host
 from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.api.config import AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, Config
+from dataplane.api.observability import OBSERVABILITY_CONFIGMAP
 from dataplane.autoscaler.api import build_app
 from dataplane.autoscaler.service import AutoscalerService
 from dataplane.controller.loop import Controller
@@ -25,7 +26,7 @@ from dataplane.platform.local.runtime import LocalRuntime
 from dataplane.platform.local.store import SqliteStore
 
 log = logging.getLogger("dataplane.up")
-PLATFORM_CONFIGMAPS = (AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP)
+PLATFORM_CONFIGMAPS = (AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, OBSERVABILITY_CONFIGMAP)
 
 
 class ControlPlane:
@@ -153,7 +154,9 @@ class ControlPlane:
         # the guard covers every route, the autoscaler's stat WebSocket under /autoscaler/ included
         app = web.Application(client_max_size=16 << 20, middlewares=[guard.middleware])
         ApiServer(self).routes(app)
-        app.add_subapp("/autoscaler/", build_app(self.autoscaler, on_events=self._activator_events if self.events is not None else None))
+        on_events = self._activator_events if self.events is not None else None
+        dialect = lambda: self.api_config.observability.metrics_dialect  # noqa: E731 (read at each scrape)
+        app.add_subapp("/autoscaler/", build_app(self.autoscaler, on_events=on_events, dialect=dialect))
         if extra_routes is not None:
             extra_routes(app)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
