@@ -48,3 +48,16 @@ def sum_in_flight(text: str) -> float | None:
                 seen = True
                 break
     return total if seen else None
+
+
+def choose_dialect(flag: str | None, env_value: str | None, warn) -> str:
+    """A component's dialect: its ``--metrics-dialect`` flag (``ValueError`` if bad), else ``METRICS_DIALECT``
+    from its environment (on Kubernetes, ``config-observability``'s key), where a bad value is reported
+    through ``warn(message)`` and the default served: a metric-name typo must not stop the request path."""
+    if flag is not None:
+        return parse_dialect(flag, "--metrics-dialect")
+    try:
+        return parse_dialect(env_value, f"METRICS_DIALECT ({DIALECT_KEY})")
+    except ValueError as exc:
+        warn(f"{exc}; serving {DEFAULT_DIALECT}")
+        return DEFAULT_DIALECT

@@ -24,8 +24,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import Metric
 from prometheus_client.utils import floatToGoString
 
 from dataplane.dialects import OPENCENSUS, OPENTELEMETRY
@@ -106,38 +104,44 @@ class Instrument:
 
 
 class Sheet:
-    """The samples of one scrape, rendered under one dialect."""
+    """The samples of one scrape, rendered under one dialect.
+
+    Written out here rather than by prometheus-client's ``generate_latest``, which names a counter
+    family ``<name>_total`` whatever its samples are called: OpenCensus counters have no such suffix,
+    and a ``# TYPE`` line must name the samples it types. As Go's client does, label names are
+    sorted, with a histogram's ``le`` last.
+    """
 
     def __init__(self, dialect: str) -> None:
         if dialect not in (OPENCENSUS, OPENTELEMETRY):
             raise ValueError(f"unknown metrics dialect {dialect!r}")
         self.dialect = dialect
-        self._families: dict[str, Metric] = {}
+        self._families: dict[str, tuple[Instrument, list[str]]] = {}
 
-    def _family(self, instrument: Instrument) -> tuple[Metric, str] | None:
+    def _family(self, instrument: Instrument) -> tuple[list[str], str] | None:
         name = instrument.exported_name(self.dialect)
         if name is None:
             return None
         family = self._families.get(name)
         if family is None:
-            base = name[: -len("_total")] if instrument.kind == COUNTER and name.endswith("_total") else name
-            family = self._families[name] = Metric(base, instrument.help, instrument.kind)
-        return family, name
+            family = self._families[name] = (instrument, [])
+        return family[1], name
 
-    def _labels(self, labels: Mapping[str, object]) -> dict[str, str]:
-        out = {}
+    def _labels(self, labels: Mapping[str, object]) -> list[tuple[str, str]]:
+        out = []
         for key, value in labels.items():
             name = label_name(key, self.dialect)
             if name is not None:
-                out[name] = str(value)
+                out.append((name, str(value)))
+        out.sort()
         return out
 
     def add(self, instrument: Instrument, labels: Mapping[str, object], value: float) -> None:
         """A counter's or gauge's value for one label set."""
         found = self._family(instrument)
         if found is not None:
-            family, name = found
-            family.add_sample(name, self._labels(labels), value)
+            lines, name = found
+            lines.append(_sample(name, self._labels(labels), value))
 
     def observe(
         self, instrument: Instrument, labels: Mapping[str, object], bounds: Sequence[float], counts: Sequence[int], total: float
@@ -146,29 +150,37 @@ class Sheet:
         found = self._family(instrument)
         if found is None:
             return
-        family, name = found
+        lines, name = found
         scale = 1000.0 if self.dialect == OPENCENSUS and instrument.unit == "s" else 1.0
         names = self._labels(labels)
         running = 0
         for bound, count in zip(bounds, counts):
             running += count
-            family.add_sample(name + "_bucket", {**names, "le": floatToGoString(round(bound * scale, 6))}, running)
+            lines.append(_sample(name + "_bucket", names + [("le", floatToGoString(round(bound * scale, 6)))], running))
         running += counts[-1]
-        family.add_sample(name + "_bucket", {**names, "le": "+Inf"}, running)
-        family.add_sample(name + "_sum", names, total * scale)
-        family.add_sample(name + "_count", names, running)
+        lines.append(_sample(name + "_bucket", names + [("le", "+Inf")], running))
+        lines.append(_sample(name + "_sum", names, total * scale))
+        lines.append(_sample(name + "_count", names, running))
 
     def render(self) -> bytes:
-        """Prometheus text format, families in the order first added."""
-        registry = CollectorRegistry(auto_describe=False)
-        families = list(self._families.values())
+        """Prometheus text format (0.0.4), families in the order first added."""
+        out = []
+        for name, (instrument, lines) in self._families.items():
+            text = instrument.help.replace("\\", "\\\\").replace("\n", "\\n")
+            out.append(f"# HELP {name} {text}\n# TYPE {name} {instrument.kind}\n")
+            out.extend(lines)
+        return "".join(out).encode()
 
-        class _Collector:
-            def collect(self):
-                return families
 
-        registry.register(_Collector())
-        return generate_latest(registry)
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _sample(name: str, labels: list[tuple[str, str]], value: float) -> str:
+    if labels:
+        inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+        return f"{name}{{{inner}}} {floatToGoString(value)}\n"
+    return f"{name} {floatToGoString(value)}\n"
 
 
 def status_class(code: int) -> str:

@@ -15,7 +15,7 @@ from dataplane.activator.policy import ActivatorPolicy
 from dataplane.activator.reporter import StatReporter
 from dataplane.activator.state import ActivatorState
 from dataplane.activator.throttler import QueueLimits
-from dataplane.dialects import DEFAULT_DIALECT, parse_dialect
+from dataplane.dialects import DEFAULT_DIALECT, choose_dialect
 from dataplane.directory import DirectoryError, parse_snapshot
 from dataplane.http.engine import EngineConfig
 from dataplane.http.endpoints import LocalEndpoints
@@ -80,8 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--metrics-dialect",
-        default=env("METRICS_DIALECT", ""),
-        help="metric names: opencensus (default) or opentelemetry (config-observability's metrics-dialect)",
+        default=None,
+        help="metric names: opencensus (default) or opentelemetry (default: $METRICS_DIALECT, config-observability's metrics-dialect)",
     )
     parser.add_argument(
         "--trust-revision-headers",
@@ -89,6 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=env("ACTIVATOR_TRUST_REVISION_HEADERS", "") in ("1", "true"),
         help="route by Knative-Serving-Revision/-Namespace (only behind a Gateway that sets them)",
     )
+
+
+def _warn(message: str) -> None:
+    print(f"activator: {message}", file=sys.stderr, flush=True)
 
 
 def settings_from(args: argparse.Namespace) -> ActivatorSettings:
@@ -109,7 +113,7 @@ def settings_from(args: argparse.Namespace) -> ActivatorSettings:
         drain_delay=args.drain_delay,
         max_headers=args.max_headers,
         trust_revision_headers=args.trust_revision_headers,
-        metrics_dialect=parse_dialect(args.metrics_dialect, "--metrics-dialect"),
+        metrics_dialect=choose_dialect(args.metrics_dialect, os.environ.get("METRICS_DIALECT"), _warn),
     )
 
 

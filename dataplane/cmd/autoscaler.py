@@ -17,7 +17,7 @@ import sys
 from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.api.errors import ConfigError
 from dataplane.autoscaler.configfile import ConfigFileError, follow_mount, load_config, reload
-from dataplane.dialects import parse_dialect
+from dataplane.dialects import choose_dialect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--metrics-dialect",
-        default=env("METRICS_DIALECT", ""),
-        help="metric names: opencensus (default) or opentelemetry (config-observability's metrics-dialect)",
+        default=None,
+        help="metric names: opencensus (default) or opentelemetry (default: $METRICS_DIALECT, config-observability's metrics-dialect)",
     )
     parser.add_argument(
         "--scale-url", default=env("AUTOSCALER_SCALE_URL", ""), help="POST each changed decision as JSON to this URL"
@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
         print("autoscaler: --directory (or AUTOSCALER_DIRECTORY_URL) is required", file=sys.stderr)
         return 2
     try:
-        args.metrics_dialect = parse_dialect(args.metrics_dialect, "--metrics-dialect")
+        args.metrics_dialect = choose_dialect(
+            args.metrics_dialect, os.environ.get("METRICS_DIALECT"), lambda m: print(f"autoscaler: {m}", file=sys.stderr, flush=True)
+        )
     except ValueError as exc:
         print(f"autoscaler: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 """The platform configuration of the cluster, read from the ConfigMaps of the system namespace.
 
-``config-defaults``, ``config-domain``, ``config-gc`` and ``config-autoscaler``
+``config-defaults``, ``config-domain``, ``config-gc``, ``config-autoscaler`` and ``config-observability``
 (for the API functions and the initial scale), ``config-deployment`` (the
 queue-proxy) and ``config-network`` (the Gateway routes attach to, key
 ``gateway``: ``NAME`` or ``NAMESPACE/NAME``). A ConfigMap that does not parse
@@ -50,6 +50,9 @@ class PlatformConfig:
             p = replace(p, deployment=parse_deployment_config(maps.get(DEPLOYMENT_CONFIGMAP, {}), self.system_namespace))
         except ValueError as exc:
             log.error("%s rejected, keeping the previous: %s", DEPLOYMENT_CONFIGMAP, exc)
+        # the queue-proxies follow config-observability's metrics-dialect (a change rolls their Deployments, as
+        # a change of Knative's OBSERVABILITY_CONFIG does)
+        p = replace(p, deployment=replace(p.deployment, metrics_dialect=p.api.observability.metrics_dialect))
         raw = (maps.get(NETWORK_CONFIGMAP) or {}).get(GATEWAY_KEY, "").strip()
         try:
             p = replace(p, gateway=ObjectRef.parse(raw, self.system_namespace) if raw else self.flag_gateway)

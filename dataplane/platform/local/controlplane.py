@@ -89,6 +89,8 @@ class ControlPlane:
         except ValueError as exc:  # stored before a rule tightened: keep the last good config
             log.error("platform configuration rejected: %s", exc)
             return
+        # the queue-proxies started from now on serve the configured metric names
+        self.runtime.sidecar_env["METRICS_DIALECT"] = self.api_config.observability.metrics_dialect
         autoscaler = getattr(self, "autoscaler", None)
         if autoscaler is not None:
             autoscaler.update_config(self.autoscaler_config)
