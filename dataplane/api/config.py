@@ -16,7 +16,7 @@ import yaml
 
 from . import keys
 from .autoscaling import AUTOSCALER_CONFIGMAP, AutoscalerConfig
-from .observability import OBSERVABILITY_CONFIGMAP, ObservabilityConfig
+from .observability import LOGGING_CONFIGMAP, OBSERVABILITY_CONFIGMAP, LoggingConfig, ObservabilityConfig
 from .checks import dns1123_subdomain_problem, quote
 from .durations import parse_duration_seconds
 from .errors import ConfigError
@@ -274,6 +274,7 @@ class Config:
     gc: GCConfig = field(default_factory=GCConfig)
     autoscaler: AutoscalerConfig = field(default_factory=AutoscalerConfig)
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     @classmethod
     def from_configmaps(cls, maps: Mapping[str, Mapping[str, str]]) -> Config:
@@ -284,6 +285,7 @@ class Config:
             gc=parse_gc(maps.get(GC_CONFIGMAP, {})),
             autoscaler=AutoscalerConfig.from_map(maps.get(AUTOSCALER_CONFIGMAP, {})),
             observability=ObservabilityConfig.from_map(maps.get(OBSERVABILITY_CONFIGMAP, {})),
+            logging=LoggingConfig.from_map(maps.get(LOGGING_CONFIGMAP, {})),
         )
 
 

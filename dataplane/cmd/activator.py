@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import socket
 import sys
 from dataclasses import dataclass
 
+from dataplane import logs
 from dataplane.activator.events import ActivatorEvents
 from dataplane.activator.policy import ActivatorPolicy
 from dataplane.activator.reporter import StatReporter
@@ -63,6 +65,7 @@ class ActivatorSettings:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     env = os.environ.get
+    logs.add_arguments(parser)
     parser.add_argument("--bind", default=env("ACTIVATOR_BIND", "0.0.0.0"))
     parser.add_argument("--port", type=int, default=int(env("ACTIVATOR_PORT", "8012")))
     parser.add_argument("--metrics-port", type=int, default=int(env("ACTIVATOR_METRICS_PORT", "9090")))
@@ -92,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _warn(message: str) -> None:
-    print(f"activator: {message}", file=sys.stderr, flush=True)
+    logging.getLogger("dataplane.activator").warning("%s", message)
 
 
 def settings_from(args: argparse.Namespace) -> ActivatorSettings:
@@ -119,6 +122,7 @@ def settings_from(args: argparse.Namespace) -> ActivatorSettings:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        logs.setup_from_args(args, "activator")
         settings = settings_from(args)
     except ValueError as exc:
         print(f"activator: {exc}", file=sys.stderr)

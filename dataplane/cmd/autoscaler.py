@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
 
+from dataplane import logs
 from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.api.errors import ConfigError
 from dataplane.autoscaler.configfile import ConfigFileError, follow_mount, load_config, reload
@@ -23,6 +25,7 @@ from dataplane.dialects import choose_dialect
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The subcommand's flags; environment variables give the defaults."""
     env = os.environ.get
+    logs.add_arguments(parser)
     parser.add_argument("--bind", default=env("AUTOSCALER_BIND", "0.0.0.0"), help="address to listen on")
     parser.add_argument(
         "--port", type=int, default=int(env("AUTOSCALER_PORT", "8080")), help="stat server and API port (Knative: 8080)"
@@ -47,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
         print("autoscaler: --directory (or AUTOSCALER_DIRECTORY_URL) is required", file=sys.stderr)
         return 2
     try:
+        logs.setup_from_args(args, "autoscaler")
         args.metrics_dialect = choose_dialect(
-            args.metrics_dialect, os.environ.get("METRICS_DIALECT"), lambda m: print(f"autoscaler: {m}", file=sys.stderr, flush=True)
+            args.metrics_dialect, os.environ.get("METRICS_DIALECT"), logging.getLogger("dataplane.autoscaler").warning
         )
     except ValueError as exc:
         print(f"autoscaler: {exc}", file=sys.stderr)

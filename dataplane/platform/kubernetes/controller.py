@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataplane.api import ValidationError, admit, keys
 from dataplane.api.config import Config
 from dataplane.controller import reconcilers
-from dataplane.controller.loop import Controller, Key
+from dataplane.controller.loop import Controller, Key, log_fields
 from dataplane.controller.runtime import Runtime
 from dataplane.controller.store import Store
 from dataplane.platform.kubernetes.routewriter import RouteWriter
@@ -58,7 +58,7 @@ class KubernetesController(Controller):
         try:
             obj = admit(obj, cfg)  # the webhook's strict decoding, defaulting and validation
         except ValidationError as exc:  # the object stays as it is until it is fixed
-            log.error("%s %s/%s is not valid: %s", kind, ns, name, exc)
+            log.error("%s %s/%s is not valid: %s", kind, ns, name, exc, extra=log_fields(key))
             return
         now = self.clock()
         if kind == keys.SERVICE:

@@ -1,6 +1,6 @@
 """The platform configuration of the cluster, read from the ConfigMaps of the system namespace.
 
-``config-defaults``, ``config-domain``, ``config-gc``, ``config-autoscaler`` and ``config-observability``
+``config-defaults``, ``config-domain``, ``config-gc``, ``config-autoscaler``, ``config-observability`` and ``config-logging``
 (for the API functions and the initial scale), ``config-deployment`` (the
 queue-proxy) and ``config-network`` (the Gateway routes attach to, key
 ``gateway``: ``NAME`` or ``NAMESPACE/NAME``). A ConfigMap that does not parse
@@ -52,7 +52,16 @@ class PlatformConfig:
             log.error("%s rejected, keeping the previous: %s", DEPLOYMENT_CONFIGMAP, exc)
         # the queue-proxies follow config-observability's metrics-dialect (a change rolls their Deployments, as
         # a change of Knative's OBSERVABILITY_CONFIG does)
-        p = replace(p, deployment=replace(p.deployment, metrics_dialect=p.api.observability.metrics_dialect))
+        levels = p.api.logging.levels
+        p = replace(
+            p,
+            deployment=replace(
+                p.deployment, metrics_dialect=p.api.observability.metrics_dialect, queue_log_level=levels.get("queueproxy", "")
+            ),
+        )
+        # config-logging's loglevel.controller, live for this process's loggers
+        for name in ("dataplane.controller", "dataplane.kubernetes"):
+            logging.getLogger(name).setLevel(levels.get("controller", logging.NOTSET))
         raw = (maps.get(NETWORK_CONFIGMAP) or {}).get(GATEWAY_KEY, "").strip()
         try:
             p = replace(p, gateway=ObjectRef.parse(raw, self.system_namespace) if raw else self.flag_gateway)

@@ -48,6 +48,8 @@ class DeploymentConfig:
     metrics_dialect: str = DEFAULT_DIALECT
     """``config-observability``'s ``metrics-dialect``, for every queue-proxy (set only when not the default,
     so the default changes no Deployment)."""
+    queue_log_level: str = ""
+    """``config-logging``'s ``loglevel.queueproxy`` (empty: not set, the queue-proxy's default)."""
 
 
 def parse_deployment_config(data: Mapping[str, str], system_namespace: str = "knative-serving") -> DeploymentConfig:
@@ -153,6 +155,8 @@ def queue_container(revision: Mapping, readiness: Mapping | None, user_port: int
     ]
     if cfg.metrics_dialect != DEFAULT_DIALECT:
         env.append({"name": "METRICS_DIALECT", "value": cfg.metrics_dialect})
+    if cfg.queue_log_level:
+        env.append({"name": "LOG_LEVEL", "value": cfg.queue_log_level})
     probe = probe_for_queue(readiness, user_port)
     if probe is not None:
         env.append({"name": "SERVING_READINESS_PROBE", "value": json.dumps(probe, separators=(",", ":"), sort_keys=True)})

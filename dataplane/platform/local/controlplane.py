@@ -12,7 +12,7 @@ from dataplane.api import keys
 from dataplane.api.traffic import route_host
 from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.api.config import AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, Config
-from dataplane.api.observability import OBSERVABILITY_CONFIGMAP
+from dataplane.api.observability import LOGGING_CONFIGMAP, OBSERVABILITY_CONFIGMAP
 from dataplane.autoscaler.api import build_app
 from dataplane.autoscaler.service import AutoscalerService
 from dataplane.controller.loop import Controller
@@ -26,15 +26,20 @@ from dataplane.platform.local.runtime import LocalRuntime
 from dataplane.platform.local.store import SqliteStore
 
 log = logging.getLogger("dataplane.up")
-PLATFORM_CONFIGMAPS = (AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, OBSERVABILITY_CONFIGMAP)
+PLATFORM_CONFIGMAPS = (AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, LOGGING_CONFIGMAP, OBSERVABILITY_CONFIGMAP)
 
 
 class ControlPlane:
     """Everything of `dataplane up` but the activator process."""
 
-    def __init__(self, home: Path, router_port: int, drain_quiet: float = 1.0, events: EventLog | None = None):
-        """``events``, if given, hears pods, scale decisions and the activator's events (``dataplane up``'s lines)."""
+    def __init__(self, home: Path, router_port: int, drain_quiet: float = 1.0, events: EventLog | None = None,
+                 log_format: str = "text", log_level: str = "INFO"):
+        """``events``, if given, hears pods, scale decisions and the activator's events (``dataplane up``'s lines);
+        ``log_format`` and ``log_level`` are those of ``dataplane up``, which its queue-proxies take too
+        (``config-logging``'s ``loglevel.queueproxy`` overrides the level)."""
         self.home = home
+        self.log_format = log_format
+        self.log_level = log_level
         self.events = events
         self.router_port = router_port
         home.mkdir(parents=True, exist_ok=True)
@@ -89,8 +94,16 @@ class ControlPlane:
         except ValueError as exc:  # stored before a rule tightened: keep the last good config
             log.error("platform configuration rejected: %s", exc)
             return
-        # the queue-proxies started from now on serve the configured metric names
-        self.runtime.sidecar_env["METRICS_DIALECT"] = self.api_config.observability.metrics_dialect
+        # the queue-proxies started from now on serve the configured metric names and log at the configured level
+        levels = self.api_config.logging.levels
+        self.runtime.sidecar_env.update(
+            METRICS_DIALECT=self.api_config.observability.metrics_dialect,
+            LOG_FORMAT=self.log_format,
+            LOG_LEVEL=levels.get("queueproxy", self.log_level),
+        )
+        # the controller and the autoscaler run in this process: config-logging sets their loggers' levels
+        for component in ("controller", "autoscaler"):
+            logging.getLogger(f"dataplane.{component}").setLevel(levels.get(component, logging.NOTSET))
         autoscaler = getattr(self, "autoscaler", None)
         if autoscaler is not None:
             autoscaler.update_config(self.autoscaler_config)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dataplane.api.errors import ConfigError
-from dataplane.api.observability import ObservabilityConfig, log_levels, parse_log_level
+from dataplane.api.observability import ObservabilityConfig, log_levels
 from dataplane.dialects import choose_dialect, parse_dialect
+from dataplane.logs import parse_level
 
 
 @pytest.mark.parametrize(
@@ -42,6 +43,6 @@ def test_a_flag_must_be_right_but_a_bad_environment_value_falls_back_and_says_so
 def test_config_logging_levels_take_zap_names():
     data = {"loglevel.activator": "debug", "loglevel.autoscaler": "warn", "zap-logger-config": "{}", "loglevel.controller": ""}
     assert log_levels(data) == {"activator": "DEBUG", "autoscaler": "WARNING", "controller": "INFO"}
-    assert parse_log_level("ERROR", "--log-level") == "ERROR"
+    assert parse_level("ERROR", "--log-level") == "ERROR"
     with pytest.raises(ConfigError, match="config-logging: loglevel.activator: must be one of debug, info, warn, error"):
         log_levels({"loglevel.activator": "verbose"})

@@ -13,7 +13,7 @@ import yaml
 
 from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.api.config import Config
-from dataplane.api.observability import ObservabilityConfig
+from dataplane.api.observability import LoggingConfig, ObservabilityConfig
 from dataplane.api.schema import V1, ListOf, Struct
 from dataplane.autoscaler.configfile import load_config
 from dataplane.cli.main import build_parser
@@ -157,6 +157,7 @@ def test_configmaps_parse_with_their_documented_defaults(rendered):
         "config-deployment",
         "config-domain",
         "config-gc",
+        "config-logging",
         "config-network",
         "config-observability",
     }
@@ -166,6 +167,7 @@ def test_configmaps_parse_with_their_documented_defaults(rendered):
     Config.from_configmaps({k: {kk: str(vv) for kk, vv in v.items()} for k, v in examples.items()})
     assert AutoscalerConfig.from_map(examples["config-autoscaler"]) == AutoscalerConfig()
     assert ObservabilityConfig.from_map(examples["config-observability"]) == ObservabilityConfig()
+    assert LoggingConfig.from_map(examples["config-logging"]).levels == dict.fromkeys(("controller", "autoscaler", "activator", "queueproxy"), "INFO")
     assert parse_deployment_config(maps["config-deployment"]).queue_image == "dataplane:0.1.0"
     assert parse_deployment_config(examples["config-deployment"]).progress_deadline == 600
     images = {c["image"] for d in rendered if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]}

@@ -1,6 +1,8 @@
-"""`dataplane up` reads config-observability from its store: validated on apply, last good kept, applied live."""
+"""`dataplane up` reads config-observability and config-logging from its store: validated on apply, last good kept, applied live."""
 
 from __future__ import annotations
+
+import logging
 
 import aiohttp
 import orjson
@@ -74,3 +76,20 @@ async def test_a_stored_bad_value_keeps_the_last_good_configuration(plane):
     await plane.store.update({**stored, "data": {"metrics-dialect": "otel"}})
     assert plane.api_config.observability.metrics_dialect == "opentelemetry"
     assert plane.runtime.sidecar_env["METRICS_DIALECT"] == "opentelemetry"
+
+
+def logging_config(data: dict) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "config-logging", "namespace": SYSTEM_NAMESPACE}, "data": data}
+
+
+async def test_queue_proxies_log_text_as_dataplane_up_does_at_the_level_config_logging_gives(plane):
+    assert (plane.runtime.sidecar_env["LOG_FORMAT"], plane.runtime.sidecar_env["LOG_LEVEL"]) == ("text", "INFO")
+    assert (await apply(plane, logging_config({"loglevel.queueproxy": "debug", "loglevel.controller": "warn"})))[0] == 200
+    assert plane.runtime.sidecar_env["LOG_LEVEL"] == "DEBUG"
+    assert logging.getLogger("dataplane.controller").level == logging.WARNING
+    status, answer = await apply(plane, logging_config({"loglevel.queueproxy": "chatty"}))
+    assert status >= 400 and "config-logging: loglevel.queueproxy: must be one of debug, info, warn, error" in orjson.dumps(answer).decode()
+    assert plane.runtime.sidecar_env["LOG_LEVEL"] == "DEBUG"
+    assert (await apply(plane, logging_config({})))[0] == 200
+    assert plane.runtime.sidecar_env["LOG_LEVEL"] == "INFO"
+    assert logging.getLogger("dataplane.controller").level == logging.NOTSET
