@@ -252,7 +252,7 @@ def test_dashboard_queries_name_metrics_the_components_export():
             exported.add(name)
             if instrument.kind == "histogram":
                 exported.update({name + "_bucket", name + "_sum", name + "_count"})
-    dashboard = json.loads((DEPLOY / "dashboards" / "dataplane.json").read_text())
+    dashboard = json.loads((DEPLOY / "monitoring" / "grafana-dashboard.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
     exprs += [v["query"]["query"] for v in dashboard["templating"]["list"] if isinstance(v.get("query"), dict)]
     # a metric name in PromQL: an identifier followed by its label matchers, or a label_values() argument
