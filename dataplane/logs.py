@@ -104,7 +104,22 @@ class TextFormatter(logging.Formatter):
 
 
 class _Handler(logging.StreamHandler):
-    """The one handler ``setup`` installs (replaced, not added to, by a second call)."""
+    """The one handler ``setup`` installs (replaced, not added to, by a second call).
+
+    Without a stream of its own it writes to whatever ``sys.stderr`` is at each record, not the one of
+    the moment it was made: a program or test that swaps stderr later still gets the lines."""
+
+    def __init__(self, stream=None) -> None:
+        self._own = stream
+        super().__init__(stream)
+
+    @property
+    def stream(self):
+        return self._own if self._own is not None else sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        self._own = value if value is not sys.stderr else None
 
 
 def setup(fmt: str, level: str, stream=None) -> None:
@@ -112,7 +127,7 @@ def setup(fmt: str, level: str, stream=None) -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _Handler)]:
         root.removeHandler(handler)
-    handler = _Handler(stream if stream is not None else sys.stderr)
+    handler = _Handler(stream)
     handler.setFormatter(JsonFormatter() if fmt == JSON else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level)
