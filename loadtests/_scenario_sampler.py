@@ -124,7 +124,7 @@ class Sampler:
         for field_name, metric in (
             ("router_in_flight", "activator_in_flight_requests"),
             ("router_queued", "activator_queued_requests"),
-            ("routed_total", "activator_requests_total"),
+            ("routed_total", "activator_request_count"),
         ):
             for (ns, name), value in by_revision(metrics, metric).items():
                 if ns == self.namespace:
@@ -148,7 +148,7 @@ class Sampler:
         for (revision, ready, _), text in zip(urls, texts):
             total = out.get(revision, 0.0)
             if text is not None:
-                value = sum(m.value for m in parse(text) if m.name == "queueproxy_in_flight_requests")
+                value = sum(m.value for m in parse(text) if m.name == "revision_in_flight_requests")
                 out[revision] = None if total is None else total + value
             else:
                 out[revision] = None if ready else total

@@ -1,8 +1,9 @@
-"""Suite-wide guards: no test may leak asyncio tasks or child processes."""
+"""Suite-wide guards: no test may leak asyncio tasks, child processes or logging set-up."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 
@@ -27,6 +28,17 @@ def _children() -> set[int]:
         if fields[1].decode() == me:
             found.add(int(entry))
     return found
+
+
+@pytest.fixture(autouse=True)
+def _logging_put_back():
+    """A program's main run in-process sets up the root logger (``dataplane.logs.setup``); the next test gets it back as it was."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

@@ -65,15 +65,25 @@ WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 
 class RevisionStats:
     """Counters of one revision, read by the metrics endpoint."""
 
-    __slots__ = ("requests", "shed", "timeouts", "errors", "wait_counts", "wait_sum")
+    __slots__ = ("by_code", "aborted", "shed", "timeouts", "errors", "wait_counts", "wait_sum")
 
     def __init__(self) -> None:
-        self.requests = 0
+        # requests answered, by status code (three digits on the wire, so < 1000), counted when done:
+        # one increment per request, as the count on arrival it replaced, and Knative's
+        # response_code labels come from it
+        self.by_code = [0] * 1000
+        self.aborted = 0
+        """Requests whose client went away before the answer was complete."""
         self.shed = 0
         self.timeouts = 0
         self.errors = 0
         self.wait_counts = [0] * (len(WAIT_BUCKETS) + 1)
         self.wait_sum = 0.0
+
+    @property
+    def requests(self) -> int:
+        """Requests finished, answered or aborted (those still waiting or in flight are not yet in it)."""
+        return sum(self.by_code) + self.aborted
 
 
 class Target:
@@ -167,7 +177,6 @@ class ActivatorPolicy:
             target = self._target_by_host(conn, found.get(b"host"))
             if target is None:
                 return
-        target.stats.requests += 1
         self.reporter.request_in(target.key)
         conn.set_timeouts(target.timeout, target.response_start_timeout, target.idle_timeout)
         conn.upstream_head = request_head(head, self._rewrites(conn, found), head.upgrade, b"activator")
@@ -211,11 +220,13 @@ class ActivatorPolicy:
     def on_done(self, conn) -> None:
         ticket = conn.slot
         if ticket is not None:
+            ticket.stats.by_code[conn.status] += 1
             self._end(ticket)
 
     def on_abort(self, conn) -> None:
         ticket = conn.slot
         if ticket is not None:
+            ticket.stats.aborted += 1
             self._end(ticket)
 
     def on_rejected(self, conn, status: int) -> None:

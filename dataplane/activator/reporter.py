@@ -25,6 +25,8 @@ class StatReporter:
         self.collectors: dict[tuple[str, str], Collector] = {}
         self.fast_pathed: set[tuple[str, str]] = set()
         self.last_report = clock()
+        self.last_concurrency: dict[tuple[str, str], float] = {}
+        """Each revision's average concurrency in the last report (Knative's ``request_concurrency``)."""
 
     def request_in(self, key: tuple[str, str]) -> None:
         collector = self.collectors.get(key)
@@ -45,8 +47,10 @@ class StatReporter:
         elapsed = max(now - self.last_report, 1e-6)
         self.last_report = now
         messages = []
+        self.last_concurrency = {}
         for key, collector in list(self.collectors.items()):
             avg, _, count, _ = collector.report()
+            self.last_concurrency[key] = avg
             if key in self.fast_pathed:
                 self.fast_pathed.discard(key)
                 count = max(0, count - 1)

@@ -16,6 +16,7 @@ import yaml
 
 from . import keys
 from .autoscaling import AUTOSCALER_CONFIGMAP, AutoscalerConfig
+from .observability import LOGGING_CONFIGMAP, OBSERVABILITY_CONFIGMAP, LoggingConfig, ObservabilityConfig
 from .checks import dns1123_subdomain_problem, quote
 from .durations import parse_duration_seconds
 from .errors import ConfigError
@@ -273,6 +274,8 @@ class Config:
     domain: DomainConfig = field(default_factory=DomainConfig)
     gc: GCConfig = field(default_factory=GCConfig)
     autoscaler: AutoscalerConfig = field(default_factory=AutoscalerConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     @classmethod
     def from_configmaps(cls, maps: Mapping[str, Mapping[str, str]]) -> Config:
@@ -282,6 +285,8 @@ class Config:
             domain=parse_domain(maps.get(DOMAIN_CONFIGMAP, {})),
             gc=parse_gc(maps.get(GC_CONFIGMAP, {})),
             autoscaler=AutoscalerConfig.from_map(maps.get(AUTOSCALER_CONFIGMAP, {})),
+            observability=ObservabilityConfig.from_map(maps.get(OBSERVABILITY_CONFIGMAP, {})),
+            logging=LoggingConfig.from_map(maps.get(LOGGING_CONFIGMAP, {})),
         )
 
 
@@ -290,6 +295,8 @@ CONFIGMAP_PARSERS = {
     DOMAIN_CONFIGMAP: parse_domain,
     GC_CONFIGMAP: parse_gc,
     AUTOSCALER_CONFIGMAP: AutoscalerConfig.from_map,
+    OBSERVABILITY_CONFIGMAP: ObservabilityConfig.from_map,
+    LOGGING_CONFIGMAP: LoggingConfig.from_map,
 }
 """The parser of each platform ConfigMap ``Config`` is made of, by ConfigMap name."""
 

@@ -9,12 +9,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 from aiohttp import web
 
-from dataplane.autoscaler.metrics import CONTENT_TYPE, exposition, registry_for
+from dataplane.autoscaler.metrics import CONTENT_TYPE, render
 from dataplane.autoscaler.service import AutoscalerService
 from dataplane.autoscaler.statserver import StatServer
+from dataplane.dialects import DEFAULT_DIALECT
 from dataplane.guard import Guard
 
 
@@ -25,9 +28,10 @@ def _json(doc, status: int = 200) -> web.Response:
 class AutoscalerApi:
     """Request handlers over one service."""
 
-    def __init__(self, service: AutoscalerService) -> None:
+    def __init__(self, service: AutoscalerService, dialect: Callable[[], str] = lambda: DEFAULT_DIALECT) -> None:
+        """``dialect()`` names the metrics dialect at each scrape (the local platform changes it live)."""
         self.service = service
-        self.registry = registry_for(service)
+        self.dialect = dialect
 
     async def revision(self, request: web.Request) -> web.Response:
         """One revision's latest decision."""
@@ -52,16 +56,19 @@ class AutoscalerApi:
 
     async def metrics(self, _request: web.Request) -> web.Response:
         """Prometheus exposition, gathered now."""
-        return web.Response(body=exposition(self.registry), headers={"Content-Type": CONTENT_TYPE})
+        return web.Response(body=render(self.service, self.dialect()), headers={"Content-Type": CONTENT_TYPE})
 
 
-def build_app(service: AutoscalerService, guard: Guard | None = None, on_events=None) -> web.Application:
+def build_app(
+    service: AutoscalerService, guard: Guard | None = None, on_events=None, dialect: Callable[[], str] = lambda: DEFAULT_DIALECT
+) -> web.Application:
     """An aiohttp application serving the stat server and the API for ``service``, behind ``guard`` if given
     (mounted under another app, it is that app's guard that applies).
 
-    ``on_events(events)`` hears the events activators send with their stats (see ``StatServer``).
+    ``on_events(events)`` hears the events activators send with their stats (see ``StatServer``);
+    ``dialect()`` names the metrics dialect of each scrape.
     """
-    api = AutoscalerApi(service)
+    api = AutoscalerApi(service, dialect)
     stats = StatServer(service, on_events)
     app = web.Application(middlewares=[guard.middleware] if guard is not None else [])
     app.router.add_get("/", stats.handle)

@@ -6,13 +6,15 @@ Read at start, again on SIGHUP, and followed when Kubernetes updates the mount i
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-import sys
 from collections.abc import Mapping
 
 import yaml
 
 from dataplane.api.errors import ConfigError
+
+log = logging.getLogger("dataplane.autoscaler")
 
 
 class ConfigFileError(ValueError):
@@ -83,4 +85,4 @@ def reload(service, path: str) -> None:
     try:
         service.update_config(load_config(path))
     except (ConfigFileError, ConfigError) as exc:
-        print(f"autoscaler: keeping the previous configuration: {exc}", file=sys.stderr, flush=True)
+        log.error("keeping the previous configuration: %s", exc)

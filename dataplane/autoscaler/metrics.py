@@ -1,96 +1,113 @@
-"""Prometheus metrics of the autoscaler, gathered from the service's state at scrape time.
+"""Prometheus metrics of the autoscaler in either dialect, gathered from the service's state at scrape time.
 
-Names follow Knative's autoscaler exporter (``autoscaler_desired_pods`` and
-so on), labelled by ``namespace_name`` and ``revision_name``.
+Names follow Knative's autoscaler: ``autoscaler_desired_pods`` and so on (OpenCensus), or
+``kn.revision.pods.desired`` and so on (OpenTelemetry), labelled by the revision's namespace,
+service, configuration and name.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-
 from dataplane.api.annotations import RPS
 from dataplane.autoscaler.scraper import DURATION_BUCKETS
 from dataplane.autoscaler.service import AutoscalerService
+from dataplane.exposition import CONTENT_TYPE, COUNTER, GAUGE, HISTOGRAM, Instrument, Sheet
 
-LABELS = ["namespace_name", "revision_name"]
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+__all__ = ["CONTENT_TYPE", "INSTRUMENTS", "render"]
 
-_GAUGES = (
-    ("autoscaler_desired_pods", "Pods the autoscaler wants, after bounds and scale-to-zero rules"),
-    ("autoscaler_actual_pods", "Ready pods the last decision saw"),
-    ("autoscaler_excess_burst_capacity", "Spare capacity beyond the target burst capacity"),
-    ("autoscaler_panic_mode", "1 while the revision is in panic mode"),
-    ("autoscaler_stable_request_concurrency", "Average concurrent requests over the stable window"),
-    ("autoscaler_panic_request_concurrency", "Average concurrent requests over the panic window"),
-    ("autoscaler_target_concurrency_per_pod", "Concurrent requests per pod the autoscaler aims for"),
-    ("autoscaler_stable_requests_per_second", "Average requests per second over the stable window"),
-    ("autoscaler_panic_requests_per_second", "Average requests per second over the panic window"),
-    ("autoscaler_target_requests_per_second", "Requests per second per pod the autoscaler aims for"),
+
+def _gauge(oc: str, otel: str, unit: str, text: str) -> Instrument:
+    return Instrument(oc, otel, GAUGE, unit, text)
+
+
+DESIRED = _gauge("autoscaler_desired_pods", "kn.revision.pods.desired", "{item}", "Number of pods autoscaler wants to allocate")
+REQUESTED = _gauge("autoscaler_requested_pods", "kn.revision.pods.requested", "{pod}", "Number of pods autoscaler requested from Kubernetes")
+ACTUAL = _gauge("autoscaler_actual_pods", "kn.revision.pods.count", "{pod}", "Number of pods that are allocated currently in ready state")
+NOT_READY = _gauge("autoscaler_not_ready_pods", "kn.revision.pods.not_ready.count", "{pod}", "Number of pods that are not ready currently")
+EXCESS = _gauge(
+    "autoscaler_excess_burst_capacity", "kn.revision.capacity.excess", "{concurrency}", "Excess burst capacity observed over the stable window"
 )
+PANIC = _gauge("autoscaler_panic_mode", "kn.revision.panic.mode", "", "1 if autoscaler is in panic mode, 0 otherwise")
+STABLE_CONCURRENCY = _gauge(
+    "autoscaler_stable_request_concurrency", "kn.revision.concurrency.stable", "{concurrency}",
+    "Average of requests count per observed pod over the stable window",
+)  # fmt: skip
+PANIC_CONCURRENCY = _gauge(
+    "autoscaler_panic_request_concurrency", "kn.revision.concurrency.panic", "{concurrency}",
+    "Average of requests count per observed pod over the panic window",
+)  # fmt: skip
+TARGET_CONCURRENCY = _gauge(
+    "autoscaler_target_concurrency_per_pod", "kn.revision.concurrency.target", "{concurrency}",
+    "The desired number of concurrent requests for each pod",
+)  # fmt: skip
+STABLE_RPS = _gauge(
+    "autoscaler_stable_requests_per_second", "kn.revision.rps.stable", "{request}/s",
+    "Average requests-per-second per observed pod over the stable window",
+)  # fmt: skip
+PANIC_RPS = _gauge(
+    "autoscaler_panic_requests_per_second", "kn.revision.rps.panic", "{request}/s",
+    "Average requests-per-second per observed pod over the panic window",
+)  # fmt: skip
+TARGET_RPS = _gauge(
+    "autoscaler_target_requests_per_second", "kn.revision.rps.target", "{request}/s", "The desired requests-per-second for each pod"
+)
+SCRAPE_DURATION = Instrument(
+    "autoscaler_scrape_latencies", "kn.autoscaler.scrape.duration", HISTOGRAM, "s", "The duration of scraping the revision"
+)
+SCRAPE_ERRORS = Instrument(
+    "autoscaler_scrape_error_count", "kn.autoscaler.scrape.errors", COUNTER, "{scrape}",
+    "Pod scrapes that failed or did not answer within the round",
+)  # fmt: skip
+STATS_RECEIVED = Instrument(
+    "autoscaler_stats_received_count", "kn.autoscaler.stats.received", COUNTER, "{stat}", "Pushed stats recorded for a scaled revision"
+)
+STATS_UNKNOWN = Instrument(
+    "autoscaler_stats_unknown_revision_count", "kn.autoscaler.stats.unknown_revision", COUNTER, "{stat}",
+    "Pushed stats for revisions this autoscaler does not scale",
+)  # fmt: skip
+FRAMES_REJECTED = Instrument(
+    "autoscaler_stat_frames_rejected_count", "kn.autoscaler.stats.frames_rejected", COUNTER, "{frame}",
+    "Stat frames that could not be decoded",
+)  # fmt: skip
+INSTRUMENTS = (
+    DESIRED, REQUESTED, ACTUAL, NOT_READY, EXCESS, PANIC, STABLE_CONCURRENCY, PANIC_CONCURRENCY, TARGET_CONCURRENCY,
+    STABLE_RPS, PANIC_RPS, TARGET_RPS, SCRAPE_DURATION, SCRAPE_ERRORS, STATS_RECEIVED, STATS_UNKNOWN, FRAMES_REJECTED,
+)  # fmt: skip
 
 
-class AutoscalerCollector:
-    """A prometheus_client collector over an ``AutoscalerService``."""
-
-    def __init__(self, service: AutoscalerService) -> None:
-        self.service = service
-
-    def collect(self):
-        """Yield every metric family from the service's current state."""
-        families = {name: GaugeMetricFamily(name, text, labels=LABELS) for name, text in _GAUGES}
-        durations = HistogramMetricFamily(
-            "autoscaler_scrape_duration_seconds", "Time to scrape a revision's sample of pods", labels=LABELS
-        )
-        errors = CounterMetricFamily(
-            "autoscaler_scrape_errors", "Pod scrapes that failed or did not answer within the round", labels=LABELS
-        )
-        for key, revision in sorted(self.service.revisions.items()):
-            labels = list(key)
-            tally = revision.tally
-            errors.add_metric(labels, tally.errors)
-            buckets, running = [], 0
-            for bound, count in zip(DURATION_BUCKETS, tally.bucket_counts):
-                running += count
-                buckets.append((repr(bound), running))
-            buckets.append(("+Inf", running + tally.bucket_counts[-1]))
-            durations.add_metric(labels, buckets, tally.duration_sum)
-            outcome = revision.latest
-            if outcome is None:
-                continue
-            families["autoscaler_desired_pods"].add_metric(labels, outcome.desired)
-            families["autoscaler_actual_pods"].add_metric(labels, outcome.ready)
-            families["autoscaler_excess_burst_capacity"].add_metric(labels, outcome.excess_burst_capacity)
-            families["autoscaler_panic_mode"].add_metric(labels, 1 if outcome.panic else 0)
-            families["autoscaler_stable_request_concurrency"].add_metric(labels, outcome.stable_concurrency)
-            families["autoscaler_panic_request_concurrency"].add_metric(labels, outcome.panic_concurrency)
-            if outcome.metric == RPS:
-                families["autoscaler_stable_requests_per_second"].add_metric(labels, outcome.stable_rps or 0.0)
-                families["autoscaler_panic_requests_per_second"].add_metric(labels, outcome.panic_rps or 0.0)
-                families["autoscaler_target_requests_per_second"].add_metric(labels, outcome.target)
-            else:
-                families["autoscaler_target_concurrency_per_pod"].add_metric(labels, outcome.target)
-        yield from families.values()
-        yield durations
-        yield errors
-        stats = self.service.stats
-        for name, value, text in (
-            ("autoscaler_stats_received", stats.received, "Pushed stats recorded for a scaled revision"),
-            ("autoscaler_stats_unknown_revision", stats.unknown, "Pushed stats for revisions this autoscaler does not scale"),
-            ("autoscaler_stat_frames_rejected", stats.rejected_frames, "Stat frames that could not be decoded"),
-        ):
-            family = CounterMetricFamily(name, text)
-            family.add_metric([], value)
-            yield family
-
-
-def registry_for(service: AutoscalerService) -> CollectorRegistry:
-    """A registry holding only the service's collector."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(AutoscalerCollector(service))
-    return registry
-
-
-def exposition(registry: CollectorRegistry) -> bytes:
-    """The registry in Prometheus text format."""
-    return generate_latest(registry)
+def render(service: AutoscalerService, dialect: str) -> bytes:
+    """Every revision's latest decision and scrape tally as Prometheus text in ``dialect``."""
+    sheet = Sheet(dialect)
+    for key, revision in sorted(service.revisions.items()):
+        info = revision.info
+        labels = {
+            "namespace": key[0],
+            "service": getattr(info, "service", ""),
+            "configuration": getattr(info, "configuration", ""),
+            "revision": key[1],
+        }
+        tally = revision.tally
+        sheet.add(SCRAPE_ERRORS, labels, tally.errors)
+        sheet.observe(SCRAPE_DURATION, labels, DURATION_BUCKETS, tally.bucket_counts, tally.duration_sum)
+        sheet.add(NOT_READY, labels, len(info.pods) - revision.ready)
+        if revision.requested is not None:
+            sheet.add(REQUESTED, labels, revision.requested)
+        outcome = revision.latest
+        if outcome is None:
+            continue
+        sheet.add(DESIRED, labels, outcome.desired)
+        sheet.add(ACTUAL, labels, outcome.ready)
+        sheet.add(EXCESS, labels, outcome.excess_burst_capacity)
+        sheet.add(PANIC, labels, 1 if outcome.panic else 0)
+        sheet.add(STABLE_CONCURRENCY, labels, outcome.stable_concurrency)
+        sheet.add(PANIC_CONCURRENCY, labels, outcome.panic_concurrency)
+        if outcome.metric == RPS:
+            sheet.add(STABLE_RPS, labels, outcome.stable_rps or 0.0)
+            sheet.add(PANIC_RPS, labels, outcome.panic_rps or 0.0)
+            sheet.add(TARGET_RPS, labels, outcome.target)
+        else:
+            sheet.add(TARGET_CONCURRENCY, labels, outcome.target)
+    stats = service.stats
+    sheet.add(STATS_RECEIVED, {}, stats.received)
+    sheet.add(STATS_UNKNOWN, {}, stats.unknown)
+    sheet.add(FRAMES_REJECTED, {}, stats.rejected_frames)
+    return sheet.render()

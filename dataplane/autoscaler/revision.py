@@ -20,7 +20,7 @@ def ready_pods(info: RevisionInfo) -> int:
 class ScaledRevision:
     """Decision core, PodAutoscaler state, latest outcome and scrape counters of one revision."""
 
-    __slots__ = ("info", "spec", "ready", "autoscaler", "pa", "latest", "published", "scraping", "last_scrape_second", "tally")
+    __slots__ = ("info", "spec", "ready", "autoscaler", "pa", "latest", "requested", "published", "scraping", "last_scrape_second", "tally")
 
     def __init__(self, info: RevisionInfo, spec: ScalingSpec, now: float) -> None:
         self.info = info
@@ -32,6 +32,8 @@ class ScaledRevision:
         self.pa = PodAutoscalerState(now)
         self.latest: RevisionScale | None = None
         """The last evaluation, published or not."""
+        self.requested: int | None = None
+        """The replicas last asked of the workload (Knative's ``requested_pods``); None before the first."""
         self.published: tuple | None = None
         """``publish_key`` of the last outcome handed to the scale target."""
         self.scraping = False
@@ -77,6 +79,8 @@ class ScaledRevision:
                 replicas = outcome.replicas
             if (pa.mode, pa.activity) == before:
                 break
+        if replicas is not None:
+            self.requested = replicas
         self.latest = latest = RevisionScale(
             namespace=self.info.namespace,
             name=self.info.name,

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import socket
 import sys
 from dataclasses import dataclass
 
+from dataplane import logs
 from dataplane.activator.events import ActivatorEvents
 from dataplane.activator.policy import ActivatorPolicy
 from dataplane.activator.reporter import StatReporter
 from dataplane.activator.state import ActivatorState
 from dataplane.activator.throttler import QueueLimits
+from dataplane.dialects import DEFAULT_DIALECT, choose_dialect
 from dataplane.directory import DirectoryError, parse_snapshot
 from dataplane.http.engine import EngineConfig
 from dataplane.http.endpoints import LocalEndpoints
@@ -52,6 +55,8 @@ class ActivatorSettings:
     """Seconds between stat reports to the autoscaler."""
     max_headers: int = 100
     """Most header field lines in a request head (431 beyond)."""
+    metrics_dialect: str = DEFAULT_DIALECT
+    """Names on the metrics port (``config-observability``'s ``metrics-dialect``): opencensus or opentelemetry."""
     trust_revision_headers: bool = False
     """Route by a request's ``Knative-Serving-Revision``/``-Namespace`` headers, and keep what the hop in front
     says in ``K-Original-Host``, ``Knative-Serving-Tag``/``-Default-Route`` and ``X-Forwarded-Proto``. Only behind a
@@ -61,6 +66,7 @@ class ActivatorSettings:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     env = os.environ.get
+    logs.add_arguments(parser)
     parser.add_argument("--bind", default=env("ACTIVATOR_BIND", "0.0.0.0"))
     parser.add_argument("--port", type=int, default=int(env("ACTIVATOR_PORT", "8012")))
     parser.add_argument("--metrics-port", type=int, default=int(env("ACTIVATOR_METRICS_PORT", "9090")))
@@ -77,11 +83,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-headers", type=int, default=int(env("ACTIVATOR_MAX_HEADERS", "100")), help="header lines per request (431 beyond)"
     )
     parser.add_argument(
+        "--metrics-dialect",
+        default=None,
+        help="metric names: opencensus (default) or opentelemetry (default: $METRICS_DIALECT, config-observability's metrics-dialect)",
+    )
+    parser.add_argument(
         "--trust-revision-headers",
         action="store_true",
         default=env("ACTIVATOR_TRUST_REVISION_HEADERS", "") in ("1", "true"),
         help="route by Knative-Serving-Revision/-Namespace (only behind a Gateway that sets them)",
     )
+
+
+def _warn(message: str) -> None:
+    logging.getLogger("dataplane.activator").warning("%s", message)
 
 
 def settings_from(args: argparse.Namespace) -> ActivatorSettings:
@@ -102,11 +117,13 @@ def settings_from(args: argparse.Namespace) -> ActivatorSettings:
         drain_delay=args.drain_delay,
         max_headers=args.max_headers,
         trust_revision_headers=args.trust_revision_headers,
+        metrics_dialect=choose_dialect(args.metrics_dialect, os.environ.get("METRICS_DIALECT"), _warn),
     )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
+        logs.setup_from_args(args, "activator")
         settings = settings_from(args)
     except ValueError as exc:
         print(f"activator: {exc}", file=sys.stderr)
@@ -137,12 +154,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scrape(conn, policy: ActivatorPolicy) -> None:
+def _scrape(conn, policy: ActivatorPolicy, events: ActivatorEvents, settings: ActivatorSettings) -> None:
     # prometheus-client is imported at the first scrape: until then the process is about 5 MB
     # smaller, and a smaller process serves each request measurably cheaper
-    from dataplane.activator.metrics import exposition
+    from dataplane.activator.metrics import render
 
-    conn.respond(200, exposition(policy), content_type=b"text/plain; version=0.0.4")
+    body = render(policy, events, settings.metrics_dialect, settings.pod_name)
+    conn.respond(200, body, content_type=b"text/plain; version=0.0.4")
 
 
 class Activator:
@@ -166,7 +184,7 @@ class Activator:
         state.on_applied = policy.directory_changed
         events = ActivatorEvents()
         state.on_cold_start = events.cold_start
-        metrics = LocalEndpoints({b"/metrics": lambda conn, head: _scrape(conn, policy)})
+        metrics = LocalEndpoints({b"/metrics": lambda conn, head: _scrape(conn, policy, events, s)})
         server = await listen(loop, policy, s.bind, s.port, EngineConfig(max_headers=s.max_headers))
         metrics_server = await listen(loop, metrics, s.bind, s.metrics_port)
         loop.add_signal_handler(signal.SIGTERM, self.stop.set)

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
 
+from dataplane import logs
 from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.api.errors import ConfigError
 from dataplane.autoscaler.configfile import ConfigFileError, follow_mount, load_config, reload
+from dataplane.dialects import choose_dialect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The subcommand's flags; environment variables give the defaults."""
     env = os.environ.get
+    logs.add_arguments(parser)
     parser.add_argument("--bind", default=env("AUTOSCALER_BIND", "0.0.0.0"), help="address to listen on")
     parser.add_argument(
         "--port", type=int, default=int(env("AUTOSCALER_PORT", "8080")), help="stat server and API port (Knative: 8080)"
@@ -29,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--directory", default=env("AUTOSCALER_DIRECTORY_URL", ""), help="URL of the directory snapshots")
     parser.add_argument(
         "--config", default=env("AUTOSCALER_CONFIG", ""), help="YAML or JSON file of config-autoscaler data (or the whole ConfigMap)"
+    )
+    parser.add_argument(
+        "--metrics-dialect",
+        default=None,
+        help="metric names: opencensus (default) or opentelemetry (default: $METRICS_DIALECT, config-observability's metrics-dialect)",
     )
     parser.add_argument(
         "--scale-url", default=env("AUTOSCALER_SCALE_URL", ""), help="POST each changed decision as JSON to this URL"
@@ -67,6 +76,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"autoscaler: --directory: {exc}", file=sys.stderr)
         return 2
     try:
+        logs.setup_from_args(args, "autoscaler")
+        args.metrics_dialect = choose_dialect(
+            args.metrics_dialect, os.environ.get("METRICS_DIALECT"), logging.getLogger("dataplane.autoscaler").warning
+        )
+    except ValueError as exc:
+        print(f"autoscaler: {exc}", file=sys.stderr)
+        return 2
+    try:
         config = starting_config(args.config)
     except (ConfigFileError, ConfigError) as exc:
         print(f"autoscaler: {exc}", file=sys.stderr)
@@ -98,7 +115,7 @@ async def serve(args: argparse.Namespace, config: dict[str, str]) -> None:
     # No browser should ever reach the autoscaler: pages (any Origin) are refused. Host is not checked, as
     # a cluster reaches it by names it does not know; with AUTOSCALER_TOKEN set, stat senders must present it.
     guard = Guard(token=os.environ.get("AUTOSCALER_TOKEN", ""), token_hint="the autoscaler's AUTOSCALER_TOKEN")
-    runner = web.AppRunner(build_app(service, guard), access_log=None, shutdown_timeout=1.0)
+    runner = web.AppRunner(build_app(service, guard, dialect=lambda: args.metrics_dialect), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     tasks: list[asyncio.Task] = []
     try:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import socket
 import sys
+
+from dataplane import logs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--retry-period", type=float, default=float(env("CONTROLLER_RETRY_PERIOD", "2")), help="seconds between Lease attempts"
     )
-    parser.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"))
+    logs.add_arguments(parser)
 
 
 def settings_from(args: argparse.Namespace):
@@ -120,8 +121,8 @@ def settings_from(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """0 after SIGTERM, 1 when the Lease was lost or the cluster cannot be reached, 2 for bad flags."""
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        logs.setup_from_args(args, "controller")
         settings = settings_from(args)
     except ValueError as exc:
         print(f"controller: {exc}", file=sys.stderr)

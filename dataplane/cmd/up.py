@@ -16,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+from dataplane import logs
 from dataplane.platform.local.home import default_home, token_path
 
 
@@ -30,10 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="state, logs and the control API token (default $DATAPLANE_HOME or ~/.dataplane)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no event lines (pods started/ready/stopped, scale decisions, cold starts, shed requests)")
+    logs.add_arguments(parser, default_format=logs.TEXT)
     parser.add_argument("--drain-quiet", type=float, default=1.0, help="seconds a stopping pod's queue-proxy waits without new requests")
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        args.log_format, args.log_level = logs.setup_from_args(args, "up", logs.TEXT)
+    except ValueError as exc:
+        print(f"dataplane up: {exc}", file=sys.stderr)
+        return 2
     import uvloop
 
     try:
@@ -51,7 +58,8 @@ async def serve(args: argparse.Namespace) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     echo = None if args.quiet else (lambda line: print(line, flush=True))
-    plane = ControlPlane(args.home, args.port, drain_quiet=args.drain_quiet, echo=echo)
+    fmt, level = args.log_format, args.log_level
+    plane = ControlPlane(args.home, args.port, drain_quiet=args.drain_quiet, echo=echo, log_format=fmt, log_level=level)
     try:
         await plane.start("127.0.0.1", args.api_port, extra_routes=Console().add_routes)
     except OSError:
@@ -66,6 +74,8 @@ async def serve(args: argparse.Namespace) -> int:
         "--directory", f"{api}/v1/directory",
         "--autoscaler", f"ws://127.0.0.1:{args.api_port}/autoscaler/stats",
         "--pod-name", "activator-local", "--drain-delay", "0",
+        "--metrics-dialect", plane.api_config.observability.metrics_dialect,
+        "--log-format", fmt, "--log-level", plane.api_config.logging.levels.get("activator", level),
         env=activator_env,
     )  # fmt: skip
     where = f"control API on {api} (token in {token_path(args.home)}), state in {args.home}"

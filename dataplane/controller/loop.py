@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import traceback
 from collections.abc import Callable
 
 from dataplane.api import keys
@@ -15,6 +14,12 @@ from dataplane.controller.runtime import Runtime
 from dataplane.controller.store import Store
 
 log = logging.getLogger("dataplane.controller")
+
+
+def log_fields(key: tuple[str, ...]) -> dict[str, str]:
+    """Knative's fields for a log line about one object: ``knative.dev/key`` (namespace/name) and ``knative.dev/kind``."""
+    kind, namespace, name = key
+    return {"knative.dev/key": f"{namespace}/{name}", "knative.dev/kind": kind}
 Key = tuple[str, str, str]  # (kind, namespace, name)
 RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
 
@@ -95,7 +100,9 @@ class Controller:
                 count = self.failures.get(key, 0)
                 self.failures[key] = count + 1
                 delay = RETRY_DELAYS[min(count, len(RETRY_DELAYS) - 1)]
-                log.error("reconciling %s failed (retry in %ss):\n%s", "/".join(key), delay, traceback.format_exc())
+                log.error(
+                    "reconciling %s failed (retry in %ss)", "/".join(key), delay, exc_info=True, extra=log_fields(key)
+                )
                 handle = asyncio.get_running_loop().call_later(delay, self._retry, key)
                 self.retry_handles.add(handle)
             else:

@@ -65,6 +65,10 @@ class RevisionInfo:
     pods: tuple[PodInfo, ...] = ()
     failure: str = ""
     """Why no pod can serve the revision now (a reason such as ExitCode1); empty when pods can, or may soon."""
+    configuration: str = ""
+    """The Configuration the revision belongs to (its ``serving.knative.dev/configuration`` label), for metric labels."""
+    service: str = ""
+    """The Service, if any (its ``serving.knative.dev/service`` label), for metric labels."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -184,6 +188,8 @@ def parse_snapshot(doc) -> Snapshot:
             idle_timeout=_get(rev, "idleTimeoutSeconds", float, path, 0.0),
             annotations=annotations,
             pods=tuple(pods),
+            configuration=_get(rev, "configuration", str, path, ""),
+            service=_get(rev, "service", str, path, ""),
         )
         revisions[info.key] = info
     splits: dict[str, tuple[list[int], list[tuple[str, str]]]] = {}

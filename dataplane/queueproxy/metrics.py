@@ -1,67 +1,97 @@
-"""Prometheus metrics of the queue-proxy, gathered from plain counters at scrape time."""
+"""Prometheus metrics of the queue-proxy in either dialect, gathered from the policy's plain counters at scrape time.
+
+Knative measures the whole request (``revision_request_*``; OpenTelemetry: otelhttp's
+``http.server.request.duration``) and, separately, the part after the breaker
+(``revision_app_request_*``; ``kn.serving.invocation.duration``). The hot path here keeps
+one latency histogram, from the request head to the end of the response, so the app
+histograms are the same histogram (for a revision with containerConcurrency 0, the
+default, the two are the same thing); the app counts leave out the requests the
+queue-proxy answered itself with 503 because its queue was full.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-
+from dataplane.exposition import COUNTER, GAUGE, HISTOGRAM, Instrument, Sheet, status_class
 from dataplane.queueproxy.policy import LATENCY_BUCKETS, QueueProxyPolicy
 
-STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+CONTAINER = "queue-proxy"
+
+# OpenTelemetry has no request counter (a histogram's _count is one) but no histogram here is by
+# status code, so the per-code counts keep a name of ours in that dialect
+REQUEST_COUNT = Instrument(
+    "revision_request_count", "kn.serving.requests", COUNTER, "{request}", "The number of requests that are routed to queue-proxy"
+)
+REQUEST_LATENCIES = Instrument(
+    "revision_request_latencies", "http.server.request.duration", HISTOGRAM, "s", "Time to serve a request, queueing included"
+)
+APP_COUNT = Instrument("revision_app_request_count", None, COUNTER, "{request}", "The number of requests that are routed to user-container")
+APP_LATENCIES = Instrument(
+    "revision_app_request_latencies", "kn.serving.invocation.duration", HISTOGRAM, "s", "The duration of the task execution"
+)
+QUEUE_DEPTH = Instrument(
+    "revision_queue_depth", "kn.serving.queue.depth", GAUGE, "{request}", "Number of current items in the queue proxy queue"
+)
+IN_FLIGHT = Instrument(
+    "revision_in_flight_requests", "http.server.active_requests", GAUGE, "{request}", "Requests in the queue-proxy, queued ones included"
+)
+WAITING = Instrument(
+    "revision_queue_waiting_requests", "kn.serving.queue.waiting", GAUGE, "{request}", "Requests waiting for a concurrency slot"
+)
+EXTRA_COUNTERS = (
+    ("rejected_bad_input", Instrument(
+        "revision_request_rejected_count", "kn.serving.request.rejected", COUNTER, "{request}",
+        "Malformed requests answered 400/408/431 and closed")),
+    ("queue_full", Instrument(
+        "revision_request_shed_count", "kn.serving.request.shed", COUNTER, "{request}",
+        "Requests answered 503 because the queue was full")),
+    ("timeouts", Instrument(
+        "revision_request_timeout_count", "kn.serving.request.timeouts", COUNTER, "{request}",
+        "Requests that ran past a revision timeout")),
+    ("upstream_errors", Instrument(
+        "revision_app_error_count", "kn.serving.app.errors", COUNTER, "{request}",
+        "Requests the app refused or dropped (502)")),
+    ("aborted", Instrument(
+        "revision_request_aborted_count", "kn.serving.request.aborted", COUNTER, "{request}",
+        "Requests whose client went away first")),
+)  # fmt: skip
+INSTRUMENTS = (REQUEST_COUNT, REQUEST_LATENCIES, APP_COUNT, APP_LATENCIES, QUEUE_DEPTH, IN_FLIGHT, WAITING) + tuple(
+    i for _, i in EXTRA_COUNTERS
+)
 
 
-class QueueProxyCollector:
-    """A prometheus_client collector over a policy's counters."""
-
-    def __init__(self, policy: QueueProxyPolicy):
-        self.policy = policy
-        s = policy.settings
-        self.label_names = ["namespace_name", "configuration_name", "revision_name", "pod_name"]
-        self.labels = [s.namespace, s.configuration, s.revision, s.pod]
-
-    def collect(self):
-        p = self.policy
-        m = p.metrics
-        names, labels = self.label_names, self.labels
-        requests = CounterMetricFamily(
-            "queueproxy_requests", "Requests served, by status class", labels=names + ["response_code_class"]
-        )
-        for i, cls in enumerate(STATUS_CLASSES, start=1):
-            requests.add_metric(labels + [cls], m.by_class[i])
-        yield requests
-        hist = HistogramMetricFamily("queueproxy_request_duration_seconds", "Time to serve a request, queueing included", labels=names)
-        buckets, running = [], 0
-        for bound, count in zip(LATENCY_BUCKETS, m.latency_counts):
-            running += count
-            buckets.append((repr(bound), running))
-        running += m.latency_counts[-1]
-        buckets.append(("+Inf", running))
-        hist.add_metric(labels, buckets, m.latency_sum)
-        yield hist
-        breaker = p.breaker
-        depth = GaugeMetricFamily("queueproxy_queue_depth", "Requests waiting for a concurrency slot", labels=names)
-        depth.add_metric(labels, breaker.queued if breaker is not None else 0)
-        yield depth
-        flight = GaugeMetricFamily("queueproxy_in_flight_requests", "Requests in the queue-proxy, queued ones included", labels=names)
-        flight.add_metric(labels, p.in_flight)
-        yield flight
-        for name, value, text in (
-            ("queueproxy_rejected_bad_requests", m.rejected_bad_input, "Malformed requests answered 400/408/431 and closed"),
-            ("queueproxy_queue_full", m.queue_full, "Requests answered 503 because the queue was full"),
-            ("queueproxy_timeouts", m.timeouts, "Requests that ran past a revision timeout"),
-            ("queueproxy_upstream_errors", m.upstream_errors, "Requests the app refused or dropped (502)"),
-            ("queueproxy_client_aborts", m.aborted, "Requests whose client went away first"),
-        ):
-            fam = CounterMetricFamily(name, text, labels=names)
-            fam.add_metric(labels, value)
-            yield fam
+def resource_labels(policy: QueueProxyPolicy) -> dict[str, str]:
+    """The labels of every series: the pod's revision and the container (Knative's resource attributes)."""
+    s = policy.settings
+    return {
+        "namespace": s.namespace,
+        "service": s.service,
+        "configuration": s.configuration,
+        "revision": s.revision,
+        "pod": s.pod,
+        "container": CONTAINER,
+    }
 
 
-def registry_for(policy: QueueProxyPolicy) -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(QueueProxyCollector(policy))
-    return registry
-
-
-def exposition(registry: CollectorRegistry) -> bytes:
-    return generate_latest(registry)
+def render(policy: QueueProxyPolicy, dialect: str) -> bytes:
+    """The policy's counters as Prometheus text in ``dialect``."""
+    sheet = Sheet(dialect)
+    m = policy.metrics
+    base = resource_labels(policy)
+    shed_503 = m.queue_full
+    for code, count in enumerate(m.by_code):
+        if count:
+            labels = {**base, "code": code, "code_class": status_class(code)}
+            sheet.add(REQUEST_COUNT, labels, count)
+            app = count - shed_503 if code == 503 else count
+            if app:
+                sheet.add(APP_COUNT, labels, app)
+    sheet.observe(REQUEST_LATENCIES, base, LATENCY_BUCKETS, m.latency_counts, m.latency_sum)
+    sheet.observe(APP_LATENCIES, base, LATENCY_BUCKETS, m.latency_counts, m.latency_sum)
+    breaker = policy.breaker
+    if breaker is not None:  # Knative reports no queue depth for unlimited concurrency
+        sheet.add(QUEUE_DEPTH, base, policy.in_flight)
+    sheet.add(IN_FLIGHT, base, policy.in_flight)
+    sheet.add(WAITING, base, breaker.queued if breaker is not None else 0)
+    for attr, instrument in EXTRA_COUNTERS:
+        sheet.add(instrument, base, getattr(m, attr))
+    return sheet.render()

@@ -55,7 +55,9 @@ class RequestMetrics:
     """Plain counters, read by the Prometheus collector at scrape time (no locks per request)."""
 
     def __init__(self) -> None:
-        self.by_class = [0, 0, 0, 0, 0, 0]  # index = status // 100
+        # index = status code (three digits on the wire, so < 1000): one index per request, cheaper
+        # than the status class it replaced, and both Knative label sets (code and class) come from it
+        self.by_code = [0] * 1000
         self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
         self.latency_sum = 0.0
         self.rejected_bad_input = 0
@@ -65,7 +67,7 @@ class RequestMetrics:
         self.aborted = 0
 
     def observe(self, status: int, seconds: float) -> None:
-        self.by_class[min(status // 100, 5)] += 1
+        self.by_code[status] += 1
         self.latency_counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
         self.latency_sum += seconds
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from dataplane.dialects import DEFAULT_DIALECT, parse_dialect
 from dataplane.queueproxy.probespec import ProbeSpec, parse_readiness_probe
 
 
@@ -65,6 +66,8 @@ class QueueProxySettings:
     """QUEUE_MAX_HEADERS: most header field lines in a request head (431 beyond)."""
     probes: tuple[ProbeSpec, ...] = field(default=())
     """SERVING_READINESS_PROBE: how the app's readiness is checked."""
+    metrics_dialect: str = DEFAULT_DIALECT
+    """METRICS_DIALECT (``config-observability``'s ``metrics-dialect``): the names on the metrics port."""
 
     @property
     def queue_depth(self) -> int:
@@ -128,6 +131,10 @@ def from_env(env: Mapping[str, str] | None = None) -> QueueProxySettings:
     h2c_port = _int(env, "QUEUE_SERVING_H2C_PORT", KNATIVE_H2C_PORT if serving_port == KNATIVE_PORT else 0, lo=0, hi=65535)
     if h2c_port == serving_port:
         h2c_port = 0
+    try:
+        dialect = parse_dialect(env.get("METRICS_DIALECT"), "METRICS_DIALECT")
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     return QueueProxySettings(
         container_concurrency=_int(env, "CONTAINER_CONCURRENCY", lo=0),
         user_port=user_port,
@@ -152,4 +159,5 @@ def from_env(env: Mapping[str, str] | None = None) -> QueueProxySettings:
         max_head_size=_int(env, "QUEUE_MAX_HEAD_BYTES", 64 * 1024, lo=1024),
         max_headers=_int(env, "QUEUE_MAX_HEADERS", 100, lo=1),
         probes=probes,
+        metrics_dialect=dialect,
     )

@@ -66,14 +66,12 @@ class PrometheusEndpoint:
 
     def __init__(self, policy: QueueProxyPolicy):
         self.policy = policy
-        self.registry = None
 
     def handle(self, conn, head) -> None:
-        from dataplane.queueproxy.metrics import exposition, registry_for
+        from dataplane.queueproxy.metrics import render
 
-        if self.registry is None:
-            self.registry = registry_for(self.policy)
-        conn.respond(200, exposition(self.registry), content_type=b"text/plain; version=0.0.4")
+        body = render(self.policy, self.policy.settings.metrics_dialect)
+        conn.respond(200, body, content_type=b"text/plain; version=0.0.4")
 
 
 class QueueProxy:

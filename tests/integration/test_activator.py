@@ -278,7 +278,8 @@ async def test_client_leaving_the_queue(rig):
     async with session() as s:
         async with s.get(f"http://127.0.0.1:{rig.metrics_port}/metrics") as r:
             text = await r.text()
-        assert 'activator_queued_requests{namespace_name="default",revision_name="hello-00001"} 0.0' in text
+        assert 'activator_queued_requests{configuration_name="",container_name="activator",namespace_name="default",' in text
+        assert 'revision_name="hello-00001",service_name=""} 0.0' in text
         pending = [asyncio.ensure_future(fetch(s, rig.url + "/", headers={"Knative-Serving-Revision": "hello-00001", "Knative-Serving-Namespace": NS})) for _ in range(5)]
         await asyncio.sleep(0.5)
         assert not any(f.done() for f in pending)  # room for 5 again: none shed

@@ -58,9 +58,9 @@ async def in_flight(s: aiohttp.ClientSession, pod: Pod) -> int:
     """The queue-proxy's requests in flight, queued ones included."""
     async with s.get(f"http://127.0.0.1:{pod.ports['metrics']}/metrics") as r:
         for line in (await r.text()).splitlines():
-            if line.startswith("queueproxy_in_flight_requests{"):
+            if line.startswith("revision_in_flight_requests{"):  # the default (OpenCensus) dialect's name
                 return int(float(line.rsplit(" ", 1)[1]))
-    raise AssertionError("no queueproxy_in_flight_requests")
+    raise AssertionError("no revision_in_flight_requests")
 
 
 async def test_two_activators_share_one_pods_concurrency(plane):

@@ -166,9 +166,9 @@ async def test_desired_scale_rises_with_load_on_scraped_pods(rig):
     assert sum(served) > 0
     async with rig.session.get(f"{rig.url}/metrics") as resp:
         text = await resp.text()
-    labels = f'namespace_name="{NS}",revision_name="hello-00001"'
-    assert f"autoscaler_scrape_errors_total{{{labels}}} 0.0" in text
-    assert f"autoscaler_scrape_duration_seconds_count{{{labels}}} 0.0" not in text
+    labels = f'configuration_name="",namespace_name="{NS}",revision_name="hello-00001",service_name=""'
+    assert f"autoscaler_scrape_error_count{{{labels}}} 0.0" in text
+    assert f"autoscaler_scrape_latencies_count{{{labels}}} 0.0" not in text
 
 
 async def test_pushed_stat_for_revision_without_pods_scales_it_up_at_once(rig):

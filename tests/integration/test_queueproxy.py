@@ -229,11 +229,14 @@ async def test_prometheus_metrics(start_qp):
             await _status(s, qp.url + path)
         async with s.get(f"http://127.0.0.1:{qp.ports['metrics']}/metrics") as r:
             text = await r.text()
-    assert 'queueproxy_requests_total{configuration_name="hello",namespace_name="default",pod_name="hello-00001-pod",response_code_class="2xx",revision_name="hello-00001"} 1.0' in text
-    assert 'response_code_class="4xx",revision_name="hello-00001"} 1.0' in text
-    assert 'response_code_class="5xx",revision_name="hello-00001"} 1.0' in text
-    assert "queueproxy_request_duration_seconds_count" in text
-    assert "queueproxy_queue_depth" in text and "queueproxy_in_flight_requests" in text
+    assert (
+        'revision_request_count{configuration_name="hello",container_name="queue-proxy",namespace_name="default",'
+        'pod_name="hello-00001-pod",response_code="200",response_code_class="2xx",revision_name="hello-00001",service_name=""} 1.0'
+    ) in text
+    assert 'response_code="404",response_code_class="4xx",revision_name="hello-00001",service_name=""} 1.0' in text
+    assert 'response_code="500",response_code_class="5xx",revision_name="hello-00001",service_name=""} 1.0' in text
+    assert "revision_request_latencies_count" in text
+    assert "revision_queue_depth{" in text and "revision_in_flight_requests{" in text
 
 
 async def test_drain_on_sigterm(start_qp):

@@ -24,7 +24,7 @@ from dataplane.api import ValidationError, admit, keys
 from dataplane.api import conditions as c
 from dataplane.api.config import Config
 from dataplane.controller import reconcilers
-from dataplane.controller.loop import Controller, Key
+from dataplane.controller.loop import Controller, Key, log_fields
 from dataplane.controller.runtime import Runtime
 from dataplane.controller.store import Store
 from dataplane.platform.kubernetes.routewriter import RouteWriter
@@ -64,7 +64,7 @@ class KubernetesController(Controller):
         try:
             obj = admit(obj, cfg)  # the webhook's strict decoding, defaulting and validation
         except ValidationError as exc:  # its children stay as they are until it is fixed
-            log.warning("%s %s/%s is not valid: %s", kind, ns, name, exc)
+            log.warning("%s %s/%s is not valid: %s", kind, ns, name, exc, extra=log_fields(key))
             message = "; ".join(str(e) for e in exc.errors)
             status = c.mark_invalid(obj.get("status"), kind, message, obj["metadata"].get("generation", 1), now=now)
             if obj.get("status") != status:

@@ -2,7 +2,8 @@
 
 Kubernetes deletes pods with a lower ``controller.kubernetes.io/pod-deletion-cost``
 first (among pods equally ready). Each pod's cost is its queue-proxy's
-``queueproxy_in_flight_requests``, read from ``:9091/metrics`` with a short
+in-flight gauge (``revision_in_flight_requests``, or ``http_server_active_requests``
+under the OpenTelemetry dialect), read from ``:9091/metrics`` with a short
 timeout; a pod that does not answer in time keeps the cost it has.
 """
 
@@ -14,27 +15,18 @@ import math
 
 import aiohttp
 
+from dataplane.dialects import sum_in_flight
 from dataplane.platform.kubernetes import resources as r
 from dataplane.platform.kubernetes.client import MERGE_PATCH, ApiError, KubeClient
 
 log = logging.getLogger("dataplane.kubernetes")
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
-IN_FLIGHT = "queueproxy_in_flight_requests"
 MAX_COST = 2**31 - 1  # the annotation is an int32
 
 
 def parse_in_flight(text: str) -> float | None:
-    """The sum of the ``queueproxy_in_flight_requests`` samples in a Prometheus text exposition."""
-    total, seen = 0.0, False
-    for line in text.splitlines():
-        if not line.startswith(IN_FLIGHT) or line[len(IN_FLIGHT) : len(IN_FLIGHT) + 1] not in ("{", " "):
-            continue
-        try:
-            total += float(line.rsplit(None, 1)[-1])
-        except ValueError:
-            continue
-        seen = True
-    return total if seen else None
+    """The sum of the queue-proxy's in-flight samples (either metrics dialect) in a Prometheus text exposition."""
+    return sum_in_flight(text)
 
 
 async def scrape_in_flight(session: aiohttp.ClientSession, address: str, timeout: float) -> float | None:

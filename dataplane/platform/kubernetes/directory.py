@@ -154,6 +154,8 @@ class KubernetesDirectory:
                     "responseStartTimeoutSeconds": int(spec.get("responseStartTimeoutSeconds") or 0),
                     "idleTimeoutSeconds": int(spec.get("idleTimeoutSeconds") or 0),
                     "annotations": {k: str(v) for k, v in (meta.get("annotations") or {}).items()},
+                    "configuration": (meta.get("labels") or {}).get(keys.CONFIGURATION_LABEL, ""),
+                    "service": (meta.get("labels") or {}).get(keys.SERVICE_LABEL, ""),
                     "pods": sorted(pods, key=lambda p: p["name"]),
                 }
             )

@@ -1,6 +1,6 @@
 """The platform configuration of the cluster, read from the ConfigMaps of the system namespace.
 
-``config-defaults``, ``config-domain``, ``config-gc`` and ``config-autoscaler``
+``config-defaults``, ``config-domain``, ``config-gc``, ``config-autoscaler``, ``config-observability`` and ``config-logging``
 (for the API functions and the initial scale), ``config-deployment`` (the
 queue-proxy) and ``config-network`` (where routes attach: ``gateway``, the
 external Gateway, ``local-gateway``, the internal one, each ``NAME`` or
@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 from dataplane.api.autoscaling import AUTOSCALER_CONFIGMAP
 from dataplane.api.config import CONFIGMAP_PARSERS, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, Config
+from dataplane.api.observability import LOGGING_CONFIGMAP, OBSERVABILITY_CONFIGMAP
 from dataplane.platform.kubernetes.httproutes import Network, ObjectRef
 from dataplane.platform.kubernetes.sidecar import DEPLOYMENT_CONFIGMAP, DeploymentConfig, parse_deployment_config
 
@@ -57,19 +58,33 @@ class PlatformConfig:
         rejected: dict[str, tuple[dict, str]] = {}
         api = p.api
         parts = {DEFAULTS_CONFIGMAP: api.defaults, DOMAIN_CONFIGMAP: api.domain, GC_CONFIGMAP: api.gc,
-                 AUTOSCALER_CONFIGMAP: api.autoscaler}  # fmt: skip
+                 AUTOSCALER_CONFIGMAP: api.autoscaler, OBSERVABILITY_CONFIGMAP: api.observability,
+                 LOGGING_CONFIGMAP: api.logging}  # fmt: skip
         for name, parse in CONFIGMAP_PARSERS.items():
             try:
                 parts[name] = parse(maps.get(name, {}))
             except ValueError as exc:
                 rejected[name] = (objects[name], str(exc))
         api = Config(defaults=parts[DEFAULTS_CONFIGMAP], domain=parts[DOMAIN_CONFIGMAP], gc=parts[GC_CONFIGMAP],
-                     autoscaler=parts[AUTOSCALER_CONFIGMAP])
+                     autoscaler=parts[AUTOSCALER_CONFIGMAP], observability=parts[OBSERVABILITY_CONFIGMAP],
+                     logging=parts[LOGGING_CONFIGMAP])
         p = replace(p, api=api, initial_scale=api.autoscaler.initial_scale)
         try:
             p = replace(p, deployment=parse_deployment_config(maps.get(DEPLOYMENT_CONFIGMAP, {}), self.system_namespace))
         except ValueError as exc:
             rejected[DEPLOYMENT_CONFIGMAP] = (objects[DEPLOYMENT_CONFIGMAP], str(exc))
+        # the queue-proxies follow config-observability's metrics-dialect (a change rolls their Deployments, as
+        # a change of Knative's OBSERVABILITY_CONFIG does)
+        levels = p.api.logging.levels
+        p = replace(
+            p,
+            deployment=replace(
+                p.deployment, metrics_dialect=p.api.observability.metrics_dialect, queue_log_level=levels.get("queueproxy", "")
+            ),
+        )
+        # config-logging's loglevel.controller, live for this process's loggers
+        for name in ("dataplane.controller", "dataplane.kubernetes"):
+            logging.getLogger(name).setLevel(levels.get("controller", logging.NOTSET))
         try:
             p = replace(p, network=self._network(maps.get(NETWORK_CONFIGMAP) or {}))
         except ValueError as exc:

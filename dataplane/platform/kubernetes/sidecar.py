@@ -18,6 +18,7 @@ from dataplane import __version__
 from dataplane.api import keys
 from dataplane.api.config import ConfigError
 from dataplane.api.durations import parse_duration_seconds
+from dataplane.dialects import DEFAULT_DIALECT
 
 DEPLOYMENT_CONFIGMAP = "config-deployment"
 QUEUE_CONTAINER = "queue-proxy"
@@ -44,6 +45,11 @@ class DeploymentConfig:
     queue_limits: Mapping[str, str] = field(default_factory=dict)
     """``queue-sidecar-{cpu,memory,ephemeral-storage}-limit``."""
     system_namespace: str = "knative-serving"
+    metrics_dialect: str = DEFAULT_DIALECT
+    """``config-observability``'s ``metrics-dialect``, for every queue-proxy (set only when not the default,
+    so the default changes no Deployment)."""
+    queue_log_level: str = ""
+    """``config-logging``'s ``loglevel.queueproxy`` (empty: not set, the queue-proxy's default)."""
 
 
 def parse_deployment_config(data: Mapping[str, str], system_namespace: str = "knative-serving") -> DeploymentConfig:
@@ -147,6 +153,10 @@ def queue_container(revision: Mapping, readiness: Mapping | None, user_port: int
         {"name": "USER_PORT", "value": str(user_port)},
         {"name": "SYSTEM_NAMESPACE", "value": cfg.system_namespace},
     ]
+    if cfg.metrics_dialect != DEFAULT_DIALECT:
+        env.append({"name": "METRICS_DIALECT", "value": cfg.metrics_dialect})
+    if cfg.queue_log_level:
+        env.append({"name": "LOG_LEVEL", "value": cfg.queue_log_level})
     probe = probe_for_queue(readiness, user_port)
     if probe is not None:
         env.append({"name": "SERVING_READINESS_PROBE", "value": json.dumps(probe, separators=(",", ":"), sort_keys=True)})

@@ -16,6 +16,7 @@ from dataplane.api import keys
 from dataplane.api.traffic import route_host
 from dataplane.api.autoscaling import AutoscalerConfig
 from dataplane.api.config import AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, Config
+from dataplane.api.observability import LOGGING_CONFIGMAP, OBSERVABILITY_CONFIGMAP
 from dataplane.autoscaler.api import build_app
 from dataplane.autoscaler.service import AutoscalerService
 from dataplane.controller.loop import Controller
@@ -31,7 +32,7 @@ from dataplane.platform.local.series import SeriesBook, sample_values
 from dataplane.platform.local.store import SqliteStore
 
 log = logging.getLogger("dataplane.up")
-PLATFORM_CONFIGMAPS = (AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP)
+PLATFORM_CONFIGMAPS = (AUTOSCALER_CONFIGMAP, DEFAULTS_CONFIGMAP, DOMAIN_CONFIGMAP, GC_CONFIGMAP, LOGGING_CONFIGMAP, OBSERVABILITY_CONFIGMAP)
 # the series sample late in each second: the activator's report for it (sent once a second) is in by then
 SAMPLE_OFFSET = 0.9
 RECENT_EVENTS = 500
@@ -41,9 +42,14 @@ RECENT_EVENTS = 500
 class ControlPlane:
     """Everything of `dataplane up` but the activator process."""
 
-    def __init__(self, home: Path, router_port: int, drain_quiet: float = 1.0, echo: Callable[[str], None] | None = None):
-        """``echo``, if given, gets each event line (pods, scale decisions, the activator's events: ``dataplane up``'s lines)."""
+    def __init__(self, home: Path, router_port: int, drain_quiet: float = 1.0, echo: Callable[[str], None] | None = None,
+                 log_format: str = "text", log_level: str = "INFO"):
+        """``echo``, if given, gets each event line (pods, scale decisions, the activator's events: ``dataplane up``'s
+        lines); ``log_format`` and ``log_level`` are those of ``dataplane up``, which its queue-proxies take too
+        (``config-logging``'s ``loglevel.queueproxy`` overrides the level)."""
         self.home = home
+        self.log_format = log_format
+        self.log_level = log_level
         self.echo = echo
         self.recent: deque[dict] = deque(maxlen=RECENT_EVENTS)
         """The latest event lines, numbered, for the console (``/v1/events``)."""
@@ -112,6 +118,16 @@ class ControlPlane:
         except ValueError as exc:  # stored before a rule tightened: keep the last good config
             log.error("platform configuration rejected: %s", exc)
             return
+        # the queue-proxies started from now on serve the configured metric names and log at the configured level
+        levels = self.api_config.logging.levels
+        self.runtime.sidecar_env.update(
+            METRICS_DIALECT=self.api_config.observability.metrics_dialect,
+            LOG_FORMAT=self.log_format,
+            LOG_LEVEL=levels.get("queueproxy", self.log_level),
+        )
+        # the controller and the autoscaler run in this process: config-logging sets their loggers' levels
+        for component in ("controller", "autoscaler"):
+            logging.getLogger(f"dataplane.{component}").setLevel(levels.get(component, logging.NOTSET))
         autoscaler = getattr(self, "autoscaler", None)
         if autoscaler is not None:
             autoscaler.update_config(self.autoscaler_config)
@@ -207,7 +223,8 @@ class ControlPlane:
         # the guard covers every route, the autoscaler's stat WebSocket under /autoscaler/ included
         app = web.Application(client_max_size=16 << 20, middlewares=[guard.middleware])
         ApiServer(self).routes(app)
-        app.add_subapp("/autoscaler/", build_app(self.autoscaler, on_events=self._activator_events))
+        dialect = lambda: self.api_config.observability.metrics_dialect  # noqa: E731 (read at each scrape)
+        app.add_subapp("/autoscaler/", build_app(self.autoscaler, on_events=self._activator_events, dialect=dialect))
         if extra_routes is not None:
             extra_routes(app)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)

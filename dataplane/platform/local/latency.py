@@ -23,20 +23,25 @@ WATCH_SECONDS = 5.0
 """A revision stays watched this long after its series was last asked for."""
 READ_TIMEOUT = 0.8
 """Seconds one pod's histogram may take to read: it must not hold up the next second's."""
-_BUCKET = re.compile(r'^queueproxy_request_duration_seconds_bucket\{[^}]*\ble="([^"]+)"[^}]*\}\s+(\S+)')
+# the request-duration histogram in either dialect: OpenCensus's in milliseconds, OpenTelemetry's in seconds
+_BUCKET = re.compile(
+    r'^(revision_request_latencies|http_server_request_duration_seconds)_bucket\{[^}]*\ble="([^"]+)"[^}]*\}\s+(\S+)'
+)
+_SCALE = {"revision_request_latencies": 0.001, "http_server_request_duration_seconds": 1.0}
 
 Key = tuple[str, str]
 
 
 def parse_buckets(text: str) -> dict[float, float]:
-    """Cumulative counts by upper bound (``+Inf`` as ``math.inf``) of every duration histogram in a Prometheus text."""
+    """Cumulative counts by upper bound in seconds (``+Inf`` as ``math.inf``) of every duration histogram in a Prometheus
+    text, in either metrics dialect."""
     counts: dict[float, float] = {}
     for line in text.splitlines():
         found = _BUCKET.match(line)
         if found is None:
             continue
         try:
-            bound, value = float(found.group(1)), float(found.group(2))
+            bound, value = float(found.group(2)) * _SCALE[found.group(1)], float(found.group(3))
         except ValueError:
             continue
         counts[bound] = counts.get(bound, 0.0) + value

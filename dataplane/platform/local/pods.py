@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from dataplane.http.probe import probe_once
+from dataplane.dialects import sum_in_flight
 from dataplane.controller.health import NOT_LISTENING
 from dataplane.ports import free_port
 from dataplane.http.probe import connect_now
@@ -244,7 +245,5 @@ class LocalPod:
             return float("inf")
         finally:
             writer.close()
-        for line in data.decode("latin-1").splitlines():
-            if line.startswith("queueproxy_in_flight_requests{"):
-                return float(line.rsplit(" ", 1)[1])
-        return float("inf")
+        found = sum_in_flight(data.decode("latin-1"))
+        return float("inf") if found is None else found

@@ -35,6 +35,9 @@ class PodTemplate:
     idle_timeout: int
     readiness_probe: dict | None
     labels: dict[str, str] = field(default_factory=dict)
+    sidecar_env: dict[str, str] = field(default_factory=dict, compare=False)
+    """Platform settings for every queue-proxy (``METRICS_DIALECT``, ``LOG_LEVEL``): the runtime's live mapping,
+    read when a pod starts, so a ``config-observability`` change reaches the next pods without a new ReplicaSet."""
 
     @property
     def hash(self) -> str:
@@ -52,6 +55,7 @@ class PodTemplate:
 
     def queue_proxy_env(self, pod: str, ports: dict[str, int], drain_quiet: float) -> dict[str, str]:
         env = dict(os.environ)
+        env.update(self.sidecar_env)
         env.update(
             CONTAINER_CONCURRENCY=str(self.container_concurrency),
             QUEUE_SERVING_PORT=str(ports["serving"]),
@@ -91,8 +95,10 @@ def _local_probe(probe: dict | None, user_port: int) -> dict | None:
     return probe
 
 
-def template_for(revision: dict, home_dir: str) -> PodTemplate:
-    """What each pod of ``revision`` runs; NotRunnable when it cannot run as a local process."""
+def template_for(revision: dict, home_dir: str, sidecar_env: dict[str, str] | None = None) -> PodTemplate:
+    """What each pod of ``revision`` runs; NotRunnable when it cannot run as a local process.
+
+    ``sidecar_env`` is kept by reference (see ``PodTemplate.sidecar_env``)."""
     meta = revision["metadata"]
     spec = revision.get("spec") or {}
     containers = spec.get("containers") or []
@@ -134,4 +140,5 @@ def template_for(revision: dict, home_dir: str) -> PodTemplate:
             keys.CONFIGURATION_LABEL: labels.get(keys.CONFIGURATION_LABEL, ""),
             keys.SERVICE_LABEL: labels.get(keys.SERVICE_LABEL, ""),
         },
+        sidecar_env=sidecar_env if sidecar_env is not None else {},
     )

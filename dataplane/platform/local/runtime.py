@@ -50,6 +50,8 @@ class LocalRuntime:
         self.store = store
         self.home = home
         self.drain_quiet = drain_quiet
+        self.sidecar_env: dict[str, str] = {}
+        """Set for every queue-proxy started from now on (the control plane fills it from config-observability)."""
         self.rng = rng or random.Random()
         self.deployments: dict[tuple[str, str], Deployment] = {}
         self.listeners: list[Callable[[str, str], None]] = []
@@ -66,7 +68,7 @@ class LocalRuntime:
         if key not in self.deployments:
             template, failure = None, None
             try:
-                template = template_for(revision, str(self.home))
+                template = template_for(revision, str(self.home), self.sidecar_env)
             except NotRunnable as exc:
                 failure = exc
             rs_name = f"{meta['name']}-deployment-{template.hash if template else 'none'}"

@@ -132,15 +132,16 @@ async def test_metrics_are_per_revision_and_gathered_at_scrape_time():
     service.revisions[("default", "a")].autoscaler.record_scraped(Stat(average_concurrent_requests=3.5), clock.now)
     service.tick()
     text = (await api.metrics(make_mocked_request("GET", "/metrics"))).body.decode()
-    labels = 'namespace_name="default",revision_name="a"'
+    labels = 'configuration_name="",namespace_name="default",revision_name="a",service_name=""'
     assert f"autoscaler_desired_pods{{{labels}}} 5.0" in text
     assert f"autoscaler_stable_request_concurrency{{{labels}}} 3.5" in text
     assert f"autoscaler_target_concurrency_per_pod{{{labels}}} 0.7" in text
     assert f"autoscaler_panic_mode{{{labels}}} 1.0" in text
-    assert f"autoscaler_scrape_duration_seconds_count{{{labels}}} 0.0" in text
-    assert f"autoscaler_scrape_errors_total{{{labels}}} 0.0" in text
-    assert 'autoscaler_target_requests_per_second{namespace_name="default",revision_name="q"} 140.0' in text
-    assert 'autoscaler_target_requests_per_second{namespace_name="default",revision_name="a"}' not in text
+    assert f"autoscaler_scrape_latencies_count{{{labels}}} 0.0" in text
+    assert f"autoscaler_scrape_error_count{{{labels}}} 0.0" in text
+    q = 'configuration_name="",namespace_name="default",revision_name="q",service_name=""'
+    assert f"autoscaler_target_requests_per_second{{{q}}} 140.0" in text
+    assert f"autoscaler_target_requests_per_second{{{labels}}}" not in text
     clock.now += 2
     service.revisions[("default", "a")].autoscaler.record_scraped(Stat(average_concurrent_requests=0.0), clock.now)
     service.apply([info("q", ready=1, annotations={"autoscaling.knative.dev/metric": "rps"})])

@@ -239,3 +239,30 @@ async def test_a_platform_config_change_reconciles_everything_again(running):
                               "data": {"new.example": ""}})
     await settled(ctl)
     assert (await world.get("Service", "web"))["status"]["url"] == "http://web.default.new.example"
+
+
+async def test_a_failed_reconcile_is_logged_with_knatives_key_fields_as_one_json_line(running):
+    import io
+    import json
+    import logging
+
+    from dataplane.logs import JsonFormatter
+
+    world, ctl = running
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("dataplane.controller")
+    logger.addHandler(handler)
+    try:
+        world.runtime.errors[(NS, "bad-00001")] = RuntimeError("boom")
+        await world.create(service("bad"))
+        await settled(ctl)
+    finally:
+        logger.removeHandler(handler)
+    (line,) = [line for line in stream.getvalue().splitlines() if "bad-00001" in line]
+    doc = json.loads(line)
+    assert doc["level"] == "error" and doc["logger"] == "dataplane.controller"
+    assert doc["msg"] == f"reconciling Revision/{NS}/bad-00001 failed (retry in 0.05s)"
+    assert (doc["knative.dev/key"], doc["knative.dev/kind"]) == (f"{NS}/bad-00001", "Revision")
+    assert "RuntimeError: boom" in doc["stacktrace"]

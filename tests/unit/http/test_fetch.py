@@ -16,13 +16,15 @@ async def raw_server(answer: bytes, close: bool = True):
     seen: list[bytes] = []
 
     async def handle(reader, writer):
-        seen.append(await reader.readuntil(b"\r\n\r\n"))
-        writer.write(answer)
-        await writer.drain()
-        if close:
+        try:
+            seen.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(answer)
+            await writer.drain()
+            if not close:
+                await reader.read()  # silent until the client leaves
+        finally:
             writer.close()
-        else:
-            await reader.read()  # silent until the client leaves
+            await writer.wait_closed()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]

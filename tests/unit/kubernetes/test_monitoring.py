@@ -6,6 +6,7 @@ labels of the rendered Services and of the pod template the controller writes fo
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import yaml
@@ -54,7 +55,8 @@ def test_the_component_is_a_component_and_the_overlay_adds_only_monitors():
     assert component["kind"] == "Component" and component["apiVersion"] == "kustomize.config.k8s.io/v1alpha1"
     overlay = rendered_overlay()
     base = kustomize(DEPLOY)
-    assert [d for d in overlay if d["kind"] not in MONITORS] == base
+    dashboards = [d for d in overlay if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "dataplane-grafana-dashboard"]
+    assert [d for d in overlay if d["kind"] not in MONITORS and d not in dashboards] == base
     monitors = sorted((d["kind"], d["metadata"]["name"]) for d in overlay if d["kind"] in MONITORS)
     assert monitors == [
         ("PodMonitor", "queue-proxy"),
@@ -63,6 +65,13 @@ def test_the_component_is_a_component_and_the_overlay_adds_only_monitors():
         ("ServiceMonitor", "controller"),
     ]
     assert not any(d["kind"] in MONITORS for d in base)  # the base applies without the Prometheus Operator
+
+
+def test_the_component_carries_the_dashboard_for_grafanas_sidecar():
+    (configmap,) = [d for d in rendered_overlay() if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "dataplane-grafana-dashboard"]
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert configmap["metadata"]["namespace"] == "knative-serving"
+    assert json.loads(configmap["data"]["dataplane.json"]) == json.loads((DEPLOY / "monitoring" / "grafana-dashboard.json").read_text())
 
 
 def test_the_pod_monitor_selects_revision_pods_by_their_queue_proxy_metrics_port():

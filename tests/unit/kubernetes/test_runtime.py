@@ -79,13 +79,15 @@ async def test_state_follows_pods_crash_loops_and_deadlines(fake, runtime):
 
 def test_in_flight_is_read_from_the_prometheus_text():
     text = (
-        "# HELP queueproxy_in_flight_requests Requests in the queue-proxy\n"
-        "# TYPE queueproxy_in_flight_requests gauge\n"
-        'queueproxy_in_flight_requests{namespace_name="default",pod_name="p"} 3.0\n'
-        "queueproxy_in_flight_requests_total 99\n"
+        "# HELP revision_in_flight_requests Requests in the queue-proxy\n"
+        "# TYPE revision_in_flight_requests gauge\n"
+        'revision_in_flight_requests{namespace_name="default",pod_name="p"} 3.0\n'
+        "revision_in_flight_requests_total 99\n"
     )
     assert parse_in_flight(text) == 3.0
-    assert parse_in_flight("queueproxy_queue_depth 1\n") is None
+    assert parse_in_flight("revision_queue_depth 1\n") is None
+    # the OpenTelemetry dialect's name for the same gauge
+    assert parse_in_flight('http_server_active_requests{k8s_pod_name="p"} 2.0\n') == 2.0
 
 
 @pytest.fixture
@@ -100,7 +102,7 @@ async def queue_proxies():
     for ip, load in loads.items():
 
         async def metrics(_request: web.Request, load: int = load) -> web.Response:
-            return web.Response(text=f'queueproxy_in_flight_requests{{pod_name="x"}} {load}\n')
+            return web.Response(text=f'revision_in_flight_requests{{pod_name="x"}} {load}\n')
 
         app = web.Application()
         app.router.add_get("/metrics", metrics)

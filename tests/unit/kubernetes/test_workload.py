@@ -150,6 +150,49 @@ def test_the_queue_proxy_can_start_from_the_environment_it_is_given():
     assert [(p.kind, p.host, p.port) for p in settings.probes] == [("tcp", "127.0.0.1", 8080)]
 
 
+def test_config_observability_metrics_dialect_reaches_every_queue_proxy_and_a_bad_value_keeps_the_last():
+    from dataplane.platform.kubernetes.httproutes import Network, ObjectRef
+    from dataplane.platform.kubernetes.platform import PlatformConfig
+    from dataplane.platform.kubernetes.sidecar import QUEUE_CONTAINER
+
+    class Store:
+        maps: dict = {}
+
+        def peek(self, kind, namespace):
+            return [{"metadata": {"name": n}, "data": d} for n, d in self.maps.items()]
+
+    def queue_env(cfg) -> dict:
+        (queue,) = [c for c in make_deployment(revision_of(LISTING_1), 1, cfg)["spec"]["template"]["spec"]["containers"]
+                    if c["name"] == QUEUE_CONTAINER]  # fmt: skip
+        return {e["name"]: e.get("value") for e in queue["env"]}
+
+    gateway = ObjectRef("knative-serving", "knative-gateway")
+    platform = PlatformConfig(Store(), "knative-serving", Network(gateway, gateway))
+    # the default changes no Deployment: no variable at all
+    assert "METRICS_DIALECT" not in queue_env(platform.reload().deployment)
+    Store.maps = {"config-observability": {"metrics-dialect": "opentelemetry"}}
+    env = queue_env(platform.reload().deployment)
+    assert env["METRICS_DIALECT"] == "opentelemetry"
+    assert from_env({**env, "SERVING_POD": "p", "SERVING_POD_IP": "10.0.0.7"}).metrics_dialect == "opentelemetry"
+    Store.maps = {"config-observability": {"metrics-dialect": "prometheus"}}
+    assert queue_env(platform.reload().deployment)["METRICS_DIALECT"] == "opentelemetry"  # the last good value
+    with pytest.raises(ConfigError, match="config-observability: metrics-dialect: must be one of opencensus, opentelemetry"):
+        from dataplane.api.config import Config
+
+        Config.from_configmaps(Store.maps)
+
+
+def test_queue_proxy_refuses_an_unknown_metrics_dialect():
+    from dataplane.queueproxy.settings import SettingsError
+
+    env = {"CONTAINER_CONCURRENCY": "0", "USER_PORT": "8080", "REVISION_TIMEOUT_SECONDS": "300", "SERVING_NAMESPACE": "n",
+           "SERVING_CONFIGURATION": "c", "SERVING_REVISION": "r", "SERVING_POD": "p", "SERVING_POD_IP": "10.0.0.1",
+           "QUEUE_SERVING_PORT": "8012"}  # fmt: skip
+    assert from_env(env).metrics_dialect == "opencensus"
+    with pytest.raises(SettingsError, match="METRICS_DIALECT: must be one of opencensus, opentelemetry, got 'otel'"):
+        from_env({**env, "METRICS_DIALECT": "otel"})
+
+
 @pytest.mark.parametrize(
     ("probe", "for_queue"),
     [

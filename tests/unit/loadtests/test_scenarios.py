@@ -29,7 +29,8 @@ ACTIVATOR_TEXT = """\
 activator_in_flight_requests{namespace_name="default",revision_name="a-00001"} 3.0
 activator_in_flight_requests{namespace_name="default",revision_name="a-00002"} 1.0
 activator_queued_requests{namespace_name="default",revision_name="a-00001"} 7.0
-activator_requests_total{namespace_name="default",revision_name="a-00001"} 1.5e+03
+activator_request_count{namespace_name="default",response_code="200",revision_name="a-00001"} 1.4e+03
+activator_request_count{namespace_name="default",response_code="503",revision_name="a-00001"} 100
 weird{label="with \\"quotes\\", commas, and } braces"} 2
 no_labels 4.5
 broken_line{namespace_name="x"}
@@ -38,7 +39,7 @@ broken_line{namespace_name="x"}
 
 def test_prometheus_samples_with_labels_escapes_and_exponents():
     metrics = parse(ACTIVATOR_TEXT)
-    assert Metric("activator_requests_total", {"namespace_name": "default", "revision_name": "a-00001"}, 1500.0) in metrics
+    assert Metric("activator_request_count", {"namespace_name": "default", "response_code": "200", "revision_name": "a-00001"}, 1400.0) in metrics
     assert Metric("weird", {"label": 'with "quotes", commas, and } braces'}, 2.0) in metrics
     assert Metric("no_labels", {}, 4.5) in metrics
     assert not [m for m in metrics if m.name == "broken_line"]
@@ -307,7 +308,7 @@ class FakeApi:
 
 
 def _qp_metrics(in_flight: float) -> str:
-    return f'queueproxy_in_flight_requests{{namespace_name="default",revision_name="r"}} {in_flight}\n'
+    return f'revision_in_flight_requests{{namespace_name="default",revision_name="r"}} {in_flight}\n'
 
 
 async def test_sampler_sums_pods_and_leaves_unknown_sums_empty(monkeypatch):

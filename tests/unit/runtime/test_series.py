@@ -85,13 +85,25 @@ def test_quantile_interpolates_within_its_bucket(q, counts, expected):
     assert got == expected if expected is None else got == pytest.approx(expected)
 
 
-QP = """# TYPE queueproxy_request_duration_seconds histogram
-queueproxy_request_duration_seconds_bucket{configuration_name="web",le="0.1",pod_name="p"} %d.0
-queueproxy_request_duration_seconds_bucket{configuration_name="web",le="0.5",pod_name="p"} %d.0
-queueproxy_request_duration_seconds_bucket{configuration_name="web",le="+Inf",pod_name="p"} %d.0
-queueproxy_request_duration_seconds_count{configuration_name="web",pod_name="p"} %d.0
-queueproxy_requests_total{le="0.1"} 99.0
+QP = """# TYPE http_server_request_duration_seconds histogram
+http_server_request_duration_seconds_bucket{configuration_name="web",le="0.1",pod_name="p"} %d.0
+http_server_request_duration_seconds_bucket{configuration_name="web",le="0.5",pod_name="p"} %d.0
+http_server_request_duration_seconds_bucket{configuration_name="web",le="+Inf",pod_name="p"} %d.0
+http_server_request_duration_seconds_count{configuration_name="web",pod_name="p"} %d.0
+kn_serving_invocation_duration_seconds_bucket{le="0.1"} 99.0
 """
+# the same in OpenCensus's names, in milliseconds
+QP_OPENCENSUS = """# TYPE revision_request_latencies histogram
+revision_request_latencies_bucket{configuration_name="web",le="100",pod_name="p"} %d
+revision_request_latencies_bucket{configuration_name="web",le="500",pod_name="p"} %d
+revision_request_latencies_bucket{configuration_name="web",le="+Inf",pod_name="p"} %d
+revision_request_latencies_count{configuration_name="web",pod_name="p"} %d
+revision_app_request_latencies_bucket{le="100"} 99
+"""
+
+
+def test_both_dialects_give_the_same_buckets_in_seconds():
+    assert parse_buckets(QP_OPENCENSUS % (1, 2, 2, 2)) == parse_buckets(QP % (1, 2, 2, 2)) == {0.1: 1.0, 0.5: 2.0, math.inf: 2.0}
 
 
 def test_a_second_of_a_histogram_is_the_difference_of_two_reads():
