@@ -11,6 +11,7 @@ import asyncio
 import functools
 import ipaddress
 
+from dataplane.http.grpcprobe import grpc_health
 from dataplane.http.probe import connect_now
 from dataplane.queueproxy.probespec import ProbeSpec
 
@@ -42,9 +43,12 @@ async def attempt(probe: ProbeSpec, timeout: float) -> bool:
         listening = connect_now(probe.host, probe.port)
         if listening is False:
             raise Refused
-        if listening and probe.kind != "http":
-            return True  # TCP (and gRPC) probes: an accepted connection passes
+        if listening and probe.kind == "tcp":
+            return True  # an accepted connection is all a TCP probe asks
     try:
+        if probe.kind == "grpc":
+            # the health service, as kubelet asks it: an accepting port is not yet a serving app
+            return (await grpc_health(probe.host, probe.port, probe.grpc_service, timeout)).serving
         return await asyncio.wait_for(_attempt(probe), timeout)
     except ConnectionRefusedError:
         raise Refused from None
@@ -57,8 +61,7 @@ async def _attempt(probe: ProbeSpec) -> bool:
     try:
         if writer.get_extra_info("sockname") == writer.get_extra_info("peername"):
             raise ConnectionRefusedError("connected to itself: nothing listens")
-        if probe.kind != "http":
-            # TCP, and gRPC probes, which need HTTP/2: an accepted connection passes
+        if probe.kind == "tcp":
             return True
         if probe.scheme != "HTTP":
             raise ValueError("HTTPS readiness probes are not supported")

@@ -1,4 +1,4 @@
-"""A gRPC app (h2c) for integration tests, run as its own process: `python grpcapp.py PORT`.
+"""A gRPC app (h2c) for integration tests, run as its own process: `python grpcapp.py PORT [HEALTH]`.
 
 Service ``test.Echo``, raw bytes in and out (no protobuf):
   Unary          echoes the request; ``sleep:MS:ID`` sleeps MS ms first and records ID in
@@ -7,6 +7,10 @@ Service ``test.Echo``, raw bytes in and out (no protobuf):
   ClientStream   the requests joined
   Bidi           each request echoed as it arrives
   Stats          ``max=<most at once>;order=<ids, comma-separated>``
+  SetHealth      ``SERVICE=STATUS`` (e.g. ``=SERVING``, ``test.Echo=NOT_SERVING``) sets what grpcio's
+                 health servicer (``grpc.health.v1.Health``) answers for SERVICE
+
+HEALTH (default ``SERVING``) is the status of the server ("") and of ``test.Echo`` at start.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 from concurrent import futures
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 MAX = 32 * 1024 * 1024
 lock = threading.Lock()
@@ -60,8 +65,20 @@ def stats(request: bytes, context) -> bytes:
         return b"max=%d;order=%s" % (state["max"], ",".join(state["order"]).encode())
 
 
+health_servicer = health.HealthServicer()
+
+
+def set_health(request: bytes, context) -> bytes:
+    service, _, status = request.decode().partition("=")
+    health_servicer.set(service, health_pb2.HealthCheckResponse.ServingStatus.Value(status))
+    return request
+
+
 def main() -> None:
     port = int(sys.argv[1])
+    initial = health_pb2.HealthCheckResponse.ServingStatus.Value(sys.argv[2] if len(sys.argv) > 2 else "SERVING")
+    for service in ("", "test.Echo"):
+        health_servicer.set(service, initial)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=16),
         options=[("grpc.max_receive_message_length", MAX), ("grpc.max_send_message_length", MAX)],
@@ -76,10 +93,12 @@ def main() -> None:
                     "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream),
                     "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
                     "Stats": grpc.unary_unary_rpc_method_handler(stats),
+                    "SetHealth": grpc.unary_unary_rpc_method_handler(set_health),
                 },
             ),
         )
     )
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     server.wait_for_termination()

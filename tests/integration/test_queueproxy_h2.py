@@ -326,6 +326,38 @@ async def test_sigterm_sends_goaway_at_once_and_the_stream_in_flight_finishes(gr
     assert await asyncio.to_thread(qp.wait, 40) == 0
 
 
+async def queue_health(port: int) -> str:
+    rc, out = await run("curl", "-sS", "-H", "K-Network-Probe: queue", "-w", " %{http_code}", f"http://127.0.0.1:{port}/")
+    assert rc == 0, out
+    return out
+
+
+def set_app_health(port: int, status: str) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        channel.unary_unary("/test.Echo/SetHealth")(f"test.Echo={status}".encode(), timeout=5)
+
+
+async def test_a_grpc_readiness_probe_follows_the_apps_health_service():
+    app_port = free_port()
+    app = await asyncio.to_thread(Proc, [sys.executable, str(ROOT / "tests" / "apps" / "grpcapp.py"), str(app_port), "NOT_SERVING"], port=app_port)
+    probe = {"grpc": {"port": app_port, "service": "test.Echo"}, "periodSeconds": 1, "timeoutSeconds": 1}
+    try:
+        qp, ports = await asyncio.to_thread(start_qp, app_port, USER_PROTOCOL="h2c", SERVING_READINESS_PROBE=json.dumps(probe))
+    except Exception:
+        app.stop()
+        raise
+    try:
+        # the app's port accepts from the start: a TCP connect would call it ready
+        assert await queue_health(ports["serving"]) == "app is not ready 503"
+        await asyncio.to_thread(set_app_health, app_port, "SERVING")
+        assert await queue_health(ports["serving"]) == "queue 200"
+        await asyncio.to_thread(set_app_health, app_port, "NOT_SERVING")
+        assert await queue_health(ports["serving"]) == "app is not ready 503"
+    finally:
+        qp.stop()
+        app.stop()
+
+
 def test_a_second_serving_port_serves_both_protocols(pod):
     second = free_port()
     qp, _ = start_qp(pod.app.port, QUEUE_SERVING_H2C_PORT=str(second))

@@ -45,9 +45,17 @@ async def test_tcp_probe_passes_on_the_quick_connect(listener):
 
 async def test_refused_is_raised_for_every_kind_when_nothing_listens():
     port = closed_port()
-    for kind in ("tcp", "http"):
+    for kind in ("tcp", "http", "grpc"):
         with pytest.raises(Refused):
             await attempt(ProbeSpec(kind=kind, port=port), 1.0)
+
+
+async def test_grpc_probe_asks_the_health_service_after_the_quick_connect(listener):
+    # the port accepts, but nothing answers the health call: an open port is not a serving app
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await attempt(ProbeSpec(kind="grpc", port=listener.getsockname()[1]), 0.2) is False
+    assert loop.time() - started < 1.0
 
 
 async def test_http_probe_still_asks_the_app_after_the_quick_connect():
