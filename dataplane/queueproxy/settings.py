@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 from dataplane.queueproxy.probespec import ProbeSpec, parse_readiness_probe
 
 
+START_ON_STDIN_ENV = "QUEUE_START_ON_STDIN"
+"""Set to ``1`` by a platform that starts the sidecar ahead of its pod: it loads everything, then waits
+for a line on its standard input before it serves (end of input instead: it exits without serving)."""
+
+
 class SettingsError(ValueError):
     """A missing or invalid setting; the message names the variable."""
 

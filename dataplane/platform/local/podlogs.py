@@ -99,13 +99,14 @@ class _LoggingProtocol(asyncio.subprocess.SubprocessStreamProtocol):
             self._writer.close()  # both pipes at their end: nothing more can be written
 
 
-async def spawn_logged(argv: list[str], env: dict, cwd: str, log_path: Path) -> asyncio.subprocess.Process:
-    """Start a process in a session of its own, its output appended to ``log_path`` in the CRI format."""
+async def spawn_logged(argv: list[str], env: dict, cwd: str, log_path: Path, stdin_pipe: bool = False) -> asyncio.subprocess.Process:
+    """Start a process in a session of its own, its output appended to ``log_path`` in the CRI format;
+    its standard input is a pipe (``proc.stdin``) with ``stdin_pipe``, else empty."""
     loop = asyncio.get_running_loop()
     writer = LogWriter(log_path)
     try:
         transport, protocol = await loop.subprocess_exec(
-            lambda: _LoggingProtocol(writer, loop), *argv, env=env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
+            lambda: _LoggingProtocol(writer, loop), *argv, env=env, cwd=cwd, stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
         )
     except BaseException:

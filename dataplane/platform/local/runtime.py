@@ -37,6 +37,10 @@ class Deployment:
         self.again = False
         self.progress = progress or ProgressDeadline(float("inf"))
         self.deadline_timer: asyncio.TimerHandle | None = None
+        self.routed = False
+        """Whether a Route sends it traffic (its routingState label is ``active``)."""
+        self.standby: LocalPod | None = None
+        """The next pod, its queue-proxy started and held (``LocalPod.prestart``), while routed."""
 
 
 class LocalRuntime:
@@ -95,6 +99,9 @@ class LocalRuntime:
                 dep.ever_ready = True
                 deadline.ready()
             self._schedule(key)
+        dep = self.deployments[key]
+        dep.routed = (meta.get("labels") or {}).get(keys.ROUTING_STATE_LABEL) == keys.ROUTING_STATE_ACTIVE
+        self._review_standby(dep)
         return self.revision_state(*key)
 
     def revision_state(self, namespace: str, name: str) -> RevisionState | None:
@@ -163,6 +170,7 @@ class LocalRuntime:
             return
         if event == "DELETED":
             dep.replicas = 0
+            self._drop_standby(dep)
             if dep.deadline_timer is not None:
                 dep.deadline_timer.cancel()
             self.deployments.pop(key, None)
@@ -239,6 +247,7 @@ class LocalRuntime:
         if not dep.progress.check(self.clock()):
             return False
         dep.failure = NotRunnable(PROGRESS_DEADLINE_EXCEEDED, dep.progress.message())
+        self._drop_standby(dep)
         rs = self.store.cache.get((REPLICASET, key[0], dep.rs_name))
         if rs is not None:
             task = asyncio.get_running_loop().create_task(self.store.update({**rs, "spec": {**rs["spec"], "replicas": 0}}))
@@ -247,12 +256,41 @@ class LocalRuntime:
         self._notify(key)
         return True
 
-    def _start_pod(self, dep: Deployment) -> None:
+    def _new_pod(self, dep: Deployment) -> LocalPod:
         name = f"{dep.rs_name}-{pod_suffix(self.rng)}"
         log_dir = self.home / "logs" / dep.key[0] / name
         pod = self.pod_factory(name, dep.template, log_dir, self.drain_quiet, lambda: self._pod_changed(dep, pod))
-        dep.pods[name] = pod
+        return pod
+
+    def _start_pod(self, dep: Deployment) -> None:
+        pod, dep.standby = dep.standby, None
+        if pod is None:
+            pod = self._new_pod(dep)
+        dep.pods[pod.name] = pod
         pod.start()
+
+    # -- standby queue-proxies -------------------------------------------------------------------
+    # A routed revision keeps its next pod's queue-proxy started and held, so that a cold start (from
+    # zero or not) waits for the app alone: the sidecar's interpreter and imports are behind it. One
+    # idle process per routed revision; revisions no Route sends traffic to keep none.
+
+    def _review_standby(self, dep: Deployment) -> None:
+        """Start a standby when the revision wants one and none of its pods is starting; drop it when unwanted."""
+        wanted = dep.routed and dep.template is not None and dep.failure is None and not self.closing and self.deployments.get(dep.key) is dep
+        if not wanted:
+            self._drop_standby(dep)
+            return
+        # a starting pod has the CPU to itself: the next standby's interpreter start would slow it down
+        if dep.standby is None and all(p.ready or p.terminating for p in dep.pods.values()):
+            dep.standby = self._new_pod(dep)
+            dep.standby.prestart()
+
+    def _drop_standby(self, dep: Deployment) -> None:
+        pod, dep.standby = dep.standby, None
+        if pod is not None:
+            task = asyncio.get_running_loop().create_task(pod.discard())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
     def _pod_changed(self, dep: Deployment, pod: LocalPod) -> None:
         if pod.ready:
@@ -265,6 +303,7 @@ class LocalRuntime:
             dep.pods.pop(pod.name, None)
         if self.deployments.get(dep.key) is dep:
             self._write_rs_status(dep)
+        self._review_standby(dep)
         for listener in self.pod_listeners:
             listener(dep.key[0], pod)
         self._notify(dep.key)
@@ -286,10 +325,14 @@ class LocalRuntime:
     async def close(self) -> None:
         """Stop every pod (drained), e.g. when `dataplane up` exits; the ReplicaSets stay for the next start."""
         self.closing = True
+        standbys = []
         for dep in self.deployments.values():
             if dep.deadline_timer is not None:
                 dep.deadline_timer.cancel()
-        await asyncio.gather(*(p.kill() for p in self.pods()))
+            if dep.standby is not None:
+                standbys.append(dep.standby.discard())
+                dep.standby = None
+        await asyncio.gather(*(p.kill() for p in self.pods()), *standbys)
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

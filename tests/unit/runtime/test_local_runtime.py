@@ -31,6 +31,13 @@ class FakePod:
         self.address, self.stats_address = f"127.0.0.1:{len(name)}", ""
         self.load = 0.0
         self.done = asyncio.Event()
+        self.held = self.discarded = False
+
+    def prestart(self) -> None:
+        self.held = True
+
+    async def discard(self) -> None:
+        self.discarded = True
 
     def start(self) -> None:
         self.phase = "Running"
@@ -58,10 +65,13 @@ class FakePod:
         return self.load
 
 
-def revision(name: str = "web-00001", command: list[str] | None = None) -> dict:
+def revision(name: str = "web-00001", command: list[str] | None = None, routing: str | None = None) -> dict:
     container = {"image": "a", **({"command": command} if command is not None else {"command": ["app"]})}
+    labels = {keys.CONFIGURATION_LABEL: "web", keys.SERVICE_LABEL: "web"}
+    if routing is not None:
+        labels[keys.ROUTING_STATE_LABEL] = routing
     return {"apiVersion": keys.API_VERSION, "kind": "Revision",
-            "metadata": {"name": name, "namespace": NS, "labels": {keys.CONFIGURATION_LABEL: "web", keys.SERVICE_LABEL: "web"}},
+            "metadata": {"name": name, "namespace": NS, "labels": labels},
             "spec": {"containers": [container]}}
 
 
@@ -255,3 +265,59 @@ async def test_pods_are_found_by_namespace_and_name(rig):
     await until(lambda: pods)
     assert runtime.find_pod(NS, pods[0].name) is pods[0]
     assert runtime.find_pod("other", pods[0].name) is None and runtime.find_pod(NS, "nope") is None
+
+
+# -- standby pods: a routed revision's next pod, its queue-proxy started ahead ------------------------
+
+
+async def test_a_routed_revision_keeps_a_standby_that_the_next_pod_start_takes(rig):
+    store, runtime, pods, _ = rig
+    rev = await store.create(revision(routing=keys.ROUTING_STATE_ACTIVE))
+    await runtime.ensure_revision(rev, 0)
+    await settle(runtime)
+    (spare,) = pods
+    assert spare.held and spare.phase == "Pending"
+    assert runtime.pods() == [] and runtime.revision_state(NS, "web-00001").pods == ()  # nobody sees it
+    await runtime.scale(NS, "web-00001", 1)
+    await settle(runtime)
+    assert runtime.pods() == [spare] and spare.phase == "Running" and len(pods) == 1
+    # no second standby while the pod starts: its interpreter would take CPU from the app's start
+    spare.become_ready()
+    await settle(runtime)
+    assert len(pods) == 2 and pods[1].held and pods[1] not in runtime.pods()
+    await runtime.scale(NS, "web-00001", 2)
+    await settle(runtime)
+    assert runtime.pods() == pods and len(pods) == 2  # the standby became the second pod
+
+
+@pytest.mark.parametrize("routing", [None, keys.ROUTING_STATE_PENDING, keys.ROUTING_STATE_RESERVE])
+async def test_a_revision_no_route_sends_traffic_to_keeps_no_standby(rig, routing):
+    store, runtime, pods, _ = rig
+    rev = await store.create(revision(routing=routing))
+    await runtime.ensure_revision(rev, 0)
+    await settle(runtime)
+    assert pods == []
+
+
+async def test_the_standby_is_discarded_when_the_revision_is_unrouted_deleted_or_the_runtime_closes(rig):
+    store, runtime, pods, _ = rig
+    rev = await store.create(revision(routing=keys.ROUTING_STATE_ACTIVE))
+    await runtime.ensure_revision(rev, 0)
+    await settle(runtime)
+    rev["metadata"]["labels"][keys.ROUTING_STATE_LABEL] = keys.ROUTING_STATE_RESERVE
+    await runtime.ensure_revision(rev, 0)
+    await settle(runtime)
+    assert [p.discarded for p in pods] == [True]
+    rev["metadata"]["labels"][keys.ROUTING_STATE_LABEL] = keys.ROUTING_STATE_ACTIVE
+    await runtime.ensure_revision(rev, 0)
+    await settle(runtime)
+    assert [p.discarded for p in pods] == [True, False]
+    await store.delete("Revision", NS, "web-00001")
+    await settle(runtime)
+    assert [p.discarded for p in pods] == [True, True]
+
+    other = await store.create(revision("web-00002", routing=keys.ROUTING_STATE_ACTIVE))
+    await runtime.ensure_revision(other, 0)
+    await settle(runtime)
+    await runtime.close()
+    assert [p.discarded for p in pods] == [True, True, True] and all(p.phase == "Pending" for p in pods)
