@@ -17,6 +17,7 @@ from dataplane.controller.health import NOT_LISTENING
 from dataplane.ports import free_port
 from dataplane.http.probe import connect_now
 from dataplane.platform.local.backoff import CrashBackoff, exit_code, exit_message, exit_reason, log_tail
+from dataplane.platform.local.children import Child
 from dataplane.platform.local.podlogs import rotate, spawn_logged
 from dataplane.platform.local.podspec import PodTemplate
 from dataplane.queueproxy.settings import START_ON_STDIN_ENV
@@ -33,7 +34,7 @@ def pod_suffix(rng: random.Random) -> str:
     return "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(5))
 
 
-async def spawn_process(argv: list[str], env: dict, cwd: str, log_path: Path, stdin_pipe: bool = False) -> asyncio.subprocess.Process:
+async def spawn_process(argv: list[str], env: dict, cwd: str, log_path: Path, stdin_pipe: bool = False) -> asyncio.subprocess.Process | Child:
     """Start one container's process in a session of its own, its output appended to ``log_path`` with times;
     with ``stdin_pipe`` its standard input is a pipe from us (``proc.stdin``), else empty."""
     return await spawn_logged(argv, env, cwd, log_path, stdin_pipe=stdin_pipe)
@@ -119,7 +120,10 @@ class LocalPod:
             self.held = None
         qp = self.qp
         if qp is not None and qp.returncode is None:
-            qp.stdin.close()
+            try:
+                qp.stdin.close()
+            except OSError:
+                pass  # it has gone already
             try:
                 await asyncio.wait_for(qp.wait(), 5.0)
             except asyncio.TimeoutError:
@@ -164,8 +168,11 @@ class LocalPod:
         if self.qp.returncode is not None:
             return False
         # written to a pipe it reads: it may still be loading, the line waits for it
-        self.qp.stdin.write(START_LINE)
-        self.qp.stdin.close()
+        try:
+            self.qp.stdin.write(START_LINE)
+            self.qp.stdin.close()
+        except OSError:  # it died holding (a broken pipe): a fresh one is started
+            return False
         return True
 
     async def _run(self) -> None:
