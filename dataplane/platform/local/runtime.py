@@ -19,6 +19,9 @@ from dataplane.platform.local.progress import ProgressDeadline
 from dataplane.platform.local.store import SqliteStore, now_rfc3339
 
 REPLICASET = "ReplicaSet"
+STANDBY_DELAY = 1.0
+"""Seconds after its pods are all ready before a revision's next standby starts: the interpreter it starts
+would otherwise take the CPU from the first requests a cold-started app answers."""
 
 
 class Deployment:
@@ -41,14 +44,18 @@ class Deployment:
         """Whether a Route sends it traffic (its routingState label is ``active``)."""
         self.standby: LocalPod | None = None
         """The next pod, its queue-proxy started and held (``LocalPod.prestart``), while routed."""
+        self.standby_timer: asyncio.TimerHandle | None = None
 
 
 class LocalRuntime:
     """Implements ``dataplane.controller.runtime.Runtime`` with processes on this machine."""
 
     def __init__(self, store: SqliteStore, home: Path, drain_quiet: float = 1.0, rng: random.Random | None = None,
-                 clock: Callable[[], float] = time.monotonic, pod_factory: Callable[..., LocalPod] = LocalPod):
+                 clock: Callable[[], float] = time.monotonic, pod_factory: Callable[..., LocalPod] = LocalPod,
+                 standby_delay: float = STANDBY_DELAY):
         self.clock = clock
+        self.standby_delay = standby_delay
+        """Seconds a revision's pods are all ready before its next standby starts (``STANDBY_DELAY``)."""
         self.pod_factory = pod_factory
         """``pod_factory(name, template, log_dir, drain_quiet, changed)`` makes a pod (``LocalPod``; tests pass fakes)."""
         self.store = store
@@ -268,24 +275,44 @@ class LocalRuntime:
             pod = self._new_pod(dep)
         dep.pods[pod.name] = pod
         pod.start()
+        self._review_standby(dep)  # a pod starting puts off the next standby
 
     # -- standby queue-proxies -------------------------------------------------------------------
     # A routed revision keeps its next pod's queue-proxy started and held, so that a cold start (from
     # zero or not) waits for the app alone: the sidecar's interpreter and imports are behind it. One
     # idle process per routed revision; revisions no Route sends traffic to keep none.
 
+    def _standby_wanted(self, dep: Deployment) -> bool:
+        return dep.routed and dep.template is not None and dep.failure is None and not self.closing and self.deployments.get(dep.key) is dep
+
     def _review_standby(self, dep: Deployment) -> None:
-        """Start a standby when the revision wants one and none of its pods is starting; drop it when unwanted."""
-        wanted = dep.routed and dep.template is not None and dep.failure is None and not self.closing and self.deployments.get(dep.key) is dep
-        if not wanted:
+        """Start a standby when the revision wants one and its pods have been ready a while; drop it when unwanted."""
+        if not self._standby_wanted(dep):
             self._drop_standby(dep)
             return
-        # a starting pod has the CPU to itself: the next standby's interpreter start would slow it down
-        if dep.standby is None and all(p.ready or p.terminating for p in dep.pods.values()):
+        if dep.standby is not None:
+            return
+        # a starting pod, and then its first answers, have the CPU to themselves: the standby's
+        # interpreter start would slow them down
+        settled = all(p.ready or p.terminating for p in dep.pods.values())
+        if not settled:
+            if dep.standby_timer is not None:
+                dep.standby_timer.cancel()
+                dep.standby_timer = None
+        elif dep.standby_timer is None:
+            delay = self.standby_delay if dep.pods else 0.0
+            dep.standby_timer = asyncio.get_running_loop().call_later(delay, self._standby_due, dep)
+
+    def _standby_due(self, dep: Deployment) -> None:
+        dep.standby_timer = None
+        if dep.standby is None and self._standby_wanted(dep) and all(p.ready or p.terminating for p in dep.pods.values()):
             dep.standby = self._new_pod(dep)
             dep.standby.prestart()
 
     def _drop_standby(self, dep: Deployment) -> None:
+        if dep.standby_timer is not None:
+            dep.standby_timer.cancel()
+            dep.standby_timer = None
         pod, dep.standby = dep.standby, None
         if pod is not None:
             task = asyncio.get_running_loop().create_task(pod.discard())
@@ -329,6 +356,8 @@ class LocalRuntime:
         for dep in self.deployments.values():
             if dep.deadline_timer is not None:
                 dep.deadline_timer.cancel()
+            if dep.standby_timer is not None:
+                dep.standby_timer.cancel()
             if dep.standby is not None:
                 standbys.append(dep.standby.discard())
                 dep.standby = None
