@@ -19,9 +19,10 @@ from dataplane.platform.local.progress import ProgressDeadline
 from dataplane.platform.local.store import SqliteStore, now_rfc3339
 
 REPLICASET = "ReplicaSet"
-STANDBY_DELAY = 1.0
-"""Seconds after its pods are all ready before a revision's next standby starts: the interpreter it starts
-would otherwise take the CPU from the first requests a cold-started app answers."""
+STANDBY_DELAY = 5.0
+"""Seconds after its pods are all ready before a revision's next standby starts (at once when it is scaled to
+zero, idle): the interpreter it starts would otherwise take the CPU from the first requests a cold-started app
+answers (the seed article's app answers after 1 s)."""
 
 
 class Deployment:
@@ -126,6 +127,13 @@ class LocalRuntime:
         rs = await self.store.get(REPLICASET, namespace, dep.rs_name)
         if rs is None:
             return
+        if replicas > dep.replicas and not dep.converging:
+            # a scale-up starts its pods now, ahead of the write and of all it sets going (the controller,
+            # the directory, their clients): from zero, a request is waiting for them
+            dep.replicas = replicas
+            for _ in range(replicas - sum(1 for p in dep.pods.values() if not p.terminating)):
+                self._start_pod(dep)
+            self._schedule(dep.key)  # the rest of convergence: the progress deadline
         rs["spec"]["replicas"] = replicas
         await self.store.update(rs)
 
@@ -299,9 +307,14 @@ class LocalRuntime:
             if dep.standby_timer is not None:
                 dep.standby_timer.cancel()
                 dep.standby_timer = None
-        elif dep.standby_timer is None:
-            delay = self.standby_delay if dep.pods else 0.0
-            dep.standby_timer = asyncio.get_running_loop().call_later(delay, self._standby_due, dep)
+            return
+        loop = asyncio.get_running_loop()
+        delay = self.standby_delay if dep.replicas > 0 else 0.0
+        if dep.standby_timer is not None:
+            if dep.standby_timer.when() <= loop.time() + delay:
+                return
+            dep.standby_timer.cancel()
+        dep.standby_timer = loop.call_later(delay, self._standby_due, dep)
 
     def _standby_due(self, dep: Deployment) -> None:
         dep.standby_timer = None

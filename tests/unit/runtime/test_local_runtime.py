@@ -356,6 +356,37 @@ async def test_the_next_standby_waits_for_the_pods_to_have_been_ready_a_while(tm
         await runtime.scale(NS, "web-00001", 2)  # another pod starting: the timer is off
         await settle(runtime)
         assert dep.standby_timer is None and timer.cancelled()
+        pods[1].become_ready()
+        await settle(runtime)
+        assert dep.standby_timer.when() - asyncio.get_running_loop().time() > 999
+        await runtime.scale(NS, "web-00001", 0)  # idle at zero: the standby starts at once
+        await settle(runtime)
+        await turns()
+        assert dep.standby is pods[2] and pods[2].held and dep.standby_timer is None
     finally:
         await runtime.close()
         store.close()
+
+
+async def test_a_scale_up_starts_its_pods_before_writing_the_replica_set(rig):
+    store, runtime, pods, _ = rig
+    rev = await store.create(revision(routing=keys.ROUTING_STATE_ACTIVE))
+    await runtime.ensure_revision(rev, 0)
+    await settle(runtime)
+    await turns()
+    (spare,) = pods
+    running_at_write = []
+    update = store.update
+
+    async def recording_update(obj):
+        if obj["kind"] == "ReplicaSet":
+            running_at_write.append([p.name for p in pods if p.phase == "Running"])
+        return await update(obj)
+
+    store.update = recording_update
+    await runtime.scale(NS, "web-00001", 2)
+    # the standby and a new pod were running when the write began: nothing it sets going delays them
+    assert running_at_write[0] == [spare.name, pods[1].name] and len(pods) == 2
+    await settle(runtime)
+    (rs,) = await store.list("ReplicaSet", NS)
+    assert rs["spec"]["replicas"] == 2 and len(live(pods)) == 2 and runtime.revision_state(NS, "web-00001").replicas == 2
