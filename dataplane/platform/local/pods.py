@@ -177,9 +177,14 @@ class LocalPod:
 
     async def _run(self) -> None:
         try:
-            if self.held is None or not await self._release_qp():
+            held = self.held is not None
+            if not held:
                 await self._start_qp()
+            # a held queue-proxy is let go after the app's spawn: it would take a CPU from the exec
+            # of the app, whose start is the longest part of a cold start
             await self._start_app()
+            if held and not await self._release_qp():
+                await self._start_qp()
             self.started_at = time.time()
             self.phase = "Running"
             self.changed()

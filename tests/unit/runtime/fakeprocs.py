@@ -24,6 +24,7 @@ class FakeStdin:
     def write(self, data: bytes) -> None:
         assert not self.closed, "written after close"
         self.written += data
+        self.process.launcher.released_after = [p.container for p in self.process.launcher.started]
 
     def close(self) -> None:
         self.closed = True
@@ -71,12 +72,15 @@ class Launcher:
     def __init__(self):
         self.started: list[FakeProcess] = []
         self.cannot_start: OSError | None = None
+        self.released_after: list[str] | None = None
+        """The containers spawned when something was first written to a process's standard input."""
 
     async def __call__(self, argv: list[str], env: dict, cwd: str, log_path: Path, stdin_pipe: bool = False) -> FakeProcess:
         container = log_path.stem
         if container == "user-container" and self.cannot_start is not None:
             raise self.cannot_start
         proc = FakeProcess(container, argv, env, log_path, stdin_pipe)
+        proc.launcher = self
         self.started.append(proc)
         return proc
 

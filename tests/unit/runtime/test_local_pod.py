@@ -192,6 +192,7 @@ async def test_start_releases_the_held_queue_proxy_then_spawns_the_app(tmp_path)
     qp = launcher.qp()
     assert [p.container for p in launcher.started] == ["queue-proxy", "user-container"]  # the same queue-proxy
     assert (qp.stdin.written, qp.stdin.closed) == (b"start\n", True)
+    assert launcher.released_after == ["queue-proxy", "user-container"]  # let go once the app was spawned
     assert launcher.app().env["PORT"] == str(pod.ports["user"]) and changes[0] == "Running"
     await stopped(pod)
     assert qp.signals == [signal.SIGTERM]
