@@ -64,6 +64,9 @@ APPS = {
 }
 TARGET_MS = 20.0
 POLL_S = 0.001
+SETTLE_S = 1.5
+"""Quiet before each measurement, so that what the last one set going (an app exiting, the next standby
+queue-proxy loading once a cold-started pod is ready) does not take CPU from this one."""
 AUTOSCALER = {"stable-window": "6s", "scale-to-zero-grace-period": "1s"}
 
 
@@ -171,7 +174,9 @@ async def run(apps: list[str], rounds: int) -> dict[str, dict[str, list[float]]]
                     for app in apps:
                         await at_zero(api, app)
                     for app in apps:
+                        await asyncio.sleep(SETTLE_S)
                         results[app]["alone"].append(alone(app))
+                        await asyncio.sleep(SETTLE_S)
                         results[app]["up"].append(through_router(install.port, f"coldstart-{app}.default.example.com"))
                     print(f"round {i + 1}/{rounds}: " + ", ".join(
                         f"{app} alone {results[app]['alone'][-1]:.1f} ms, cold start {results[app]['up'][-1]:.1f} ms" for app in apps
