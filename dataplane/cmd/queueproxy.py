@@ -47,9 +47,9 @@ def wait_for_start() -> bool:
     The interpreter's start and the imports (most of a sidecar's 100+ ms to listen) are then behind
     it when a request wakes a revision from zero; waiting on a pipe costs no CPU.
     """
-    import ctypes  # release_memory's, loaded now rather than on the cold start's path
+    from dataplane.http.memory import release_memory
 
-    del ctypes
+    release_memory()  # what the imports freed, for however long it waits (this loads ctypes, too)
     try:
         line = sys.stdin.buffer.readline()
     except (OSError, ValueError, AttributeError):  # no standard input at all
