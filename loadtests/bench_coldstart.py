@@ -16,20 +16,43 @@ and ``node``, the seed article's app (samples/knative-example: it answers after
 1 s, which both ways include). Nothing is pinned: a cold start runs a dozen
 processes and the point is how soon they get going, not a per-CPU cost.
 
-Where the time went before (python app, one traced round on a busy machine,
-load average 5; ms from the request):
+Each measurement follows 1.5 s of quiet (what the last one set going, e.g. the
+next standby queue-proxy, does not land on it).
+
+Where the time went, python app, ms from the request (traced rounds on this
+shared 2-core machine, load average 4-5). Before:
 
       1  the activator queues it and pokes the autoscaler over its WebSocket
       3  the autoscaler decides 1 and the runtime starts a pod
-     13  the pod's task runs: its queue-proxy is spawned, then its app
-     82  both spawned (uvloop's spawn takes 20-40 ms a process from `up`)
-    101  the directory long-poll brings the activator the pod, not ready:
-         its probe of the queue-proxy is refused until it listens
+     13  the pod's task spawns its queue-proxy, then its app
+     82  both spawned (uvloop forks all of `up`: 20-40 ms a process)
+    101  the directory long-poll brings the activator the pod; its probe of the
+         queue-proxy is refused until that listens
     146  the queue-proxy's interpreter reaches main
-    497  the queue-proxy listens (imports and set-up: 350 ms here); its app
-         had been listening for a while, so its first probe passes
+    497  the queue-proxy listens (imports and set-up: 350 ms); its app had long
+         been listening, so its first probe passes
     502  the activator's held probe returns ready; the request is sent
     509  first byte (the app alone: 333 ms in the same round)
+
+Now:
+
+      1  the same
+    2-6  the autoscaler decides 1; the scale-up starts the pod before writing
+         its ReplicaSet and all that sets going
+    4-70 the app spawned by vfork, watched by a pidfd (Popen returns once the
+         app has exec'd: 3-20 ms, 65 once, against uvloop's 20-40 ms fork of
+         `up` plus the exec); then the pod's standby queue-proxy,
+         loaded ahead and held on its stdin, is let go: it listens a few ms
+         later, so the activator's probe (its pod known by the
+         long-poll at 15-40) is held there until the app is ready
+    app  the queue-proxy sees the app within 2 ms of its listening
+     +1  the activator's held probe returns ready; the request is sent
+   +2-20 first byte (activator, queue-proxy and app share two busy CPUs)
+
+Figures (10 rounds each, same machine, load average 3-6): before, python
+alone 284 ms / cold start 550 ms (+274 paired), node 1376 / 1625 (+285); now,
+python 196 / 184 (+2), node 1341 / 1284 (-37). The per-round spread is tens
+of ms either way, so single runs can miss or meet the target by that much.
 """
 
 from __future__ import annotations
