@@ -80,3 +80,14 @@ async def test_spawn_logged_starts_pods_this_way_and_writes_the_log(tmp_path):
             break
         await asyncio.sleep(0.01)
     assert [e.text for e in entries] == [b"hello\n"] and entries[0].time is not None
+
+
+async def test_a_child_inherits_no_other_childs_pipes():
+    # a held queue-proxy's input is ours alone: no app may write it a start line or hold it open
+    held, _ = await spawn("import sys; sys.stdin.buffer.read()", stdin_pipe=True)
+    child, out = await spawn("import os; print(sorted(int(fd) for fd in os.listdir('/proc/self/fd')))")
+    assert await asyncio.wait_for(child.wait(), 20) == 0
+    await asyncio.wait_for(out.closed.wait(), 5)
+    assert out.chunks["stdout"] == b"[0, 1, 2, 3]\n"  # stdio, and the directory being listed
+    held.stdin.close()
+    assert await asyncio.wait_for(held.wait(), 20) == 0
