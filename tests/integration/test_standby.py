@@ -4,15 +4,19 @@ runtime keeping one such standby per routed revision and handing it to the next 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import time
 
+import pytest
+
 from dataplane.api import keys
 from dataplane.http.probe import connect_now, probe_once
 from dataplane.platform.local.runtime import LocalRuntime
 from dataplane.platform.local.store import SqliteStore
+from dataplane.ports import free_port
 from tests.support import TESTAPP, dataplane_cmd, queue_proxy_env, raw_exchange, start_testapp, status_of, wait_port
 
 
@@ -49,11 +53,13 @@ async def test_a_held_queue_proxy_serves_only_after_its_start_line():
         await until(lambda: loaded(proc.pid), "the held queue-proxy loaded")
         await asyncio.sleep(0.5)  # long enough to have listened, were it not held
         assert proc.poll() is None and connect_now("127.0.0.1", ports["serving"]) is False
-        proc.stdin.write(b"start\n")
+        serving = free_port()  # the start line moves it: the platform picks a pod's ports as it starts
+        proc.stdin.write(json.dumps({"QUEUE_SERVING_PORT": str(serving)}).encode() + b"\n")
         proc.stdin.flush()
-        wait_port(ports["serving"], proc=proc)
-        answer = await raw_exchange(ports["serving"], b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        wait_port(serving, proc=proc)
+        answer = await raw_exchange(serving, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert status_of(answer) == 200 and answer.endswith(b"hello")
+        assert connect_now("127.0.0.1", ports["serving"]) is False
     finally:
         reap(proc)
         app.stop()
@@ -70,6 +76,31 @@ async def test_a_held_queue_proxy_whose_input_ends_exits_without_serving():
     finally:
         reap(proc)
         app.stop()
+
+
+# a start line that is not a JSON object of environment variables -> what the queue-proxy says
+BAD_LINES = [
+    pytest.param(b"start\n", b"not JSON", id="not JSON"),
+    pytest.param(b'["a"]\n', b"not an object of strings", id="a list"),
+    pytest.param(b'{"QUEUE_SERVING_PORT": 8080}\n', b"not an object of strings", id="a number"),
+    pytest.param(b'{"A=B": "1"}\n', b"'A=B' is not an environment variable", id="= in a name"),
+    pytest.param(b'{"": "1"}\n', b"'' is not an environment variable", id="empty name"),
+    pytest.param(b'{"USER_PORT": "x"}\n', b"USER_PORT", id="a bad setting"),
+    pytest.param(b'{"A": "' + b"x" * 70000 + b'"}\n', b"longer than 65536 bytes", id="too long"),
+]
+
+
+@pytest.mark.parametrize(("line", "said"), BAD_LINES)
+async def test_a_bad_start_line_is_refused_and_nothing_served(line, said):
+    proc, ports = held_queue_proxy(free_port())
+    try:
+        proc.stdin.write(line)
+        proc.stdin.close()
+        assert proc.wait(30) == 2
+        assert said in proc.stderr.read()
+        assert connect_now("127.0.0.1", ports["serving"]) is False
+    finally:
+        reap(proc)
 
 
 def routed_revision() -> dict:
@@ -105,12 +136,14 @@ async def test_the_runtime_hands_its_standby_to_the_pod_a_cold_start_needs(tmp_p
         held_pid = spare.qp.pid
         await until(lambda: loaded(held_pid), "the standby's queue-proxy loaded")
         await asyncio.sleep(0.5)
-        assert spare.qp.returncode is None and connect_now("127.0.0.1", spare.ports["serving"]) is False
+        held_ports = dict(spare.ports)
+        assert spare.qp.returncode is None and connect_now("127.0.0.1", held_ports["serving"]) is False
 
         await runtime.scale("default", "web-00001", 1)
         await until(lambda: runtime.pods() and runtime.pods()[0].ready, "the pod ready")
         (pod,) = runtime.pods()
         assert pod is spare and pod.qp.pid == held_pid and pod.app is not None
+        assert pod.ports["serving"] != held_ports["serving"]  # chosen as it started
         assert await probe_once(pod.address, 2.0)
         answer = await raw_exchange(pod.ports["serving"], b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert status_of(answer) == 200 and answer.endswith(b"hello")

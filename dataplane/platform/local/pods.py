@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -26,8 +27,6 @@ PORT_NAMES = ("user", "serving", "admin", "stats", "metrics")
 NOT_LISTENING_AFTER = 5.0
 """Seconds an app may run without listening on $PORT before its pod says so (it may still start to)."""
 QUEUE_PROXY_ARGV = (sys.executable, "-m", "dataplane", "queue-proxy")
-START_LINE = b"start\n"
-"""What a pre-started queue-proxy waits for on its standard input (``QUEUE_START_ON_STDIN``)."""
 
 
 def pod_suffix(rng: random.Random) -> str:
@@ -50,7 +49,7 @@ class LocalPod:
         self.log_dir = log_dir
         self.drain_quiet = drain_quiet
         self.changed = changed  # callable() on every state change
-        self.ports = {n: free_port() for n in PORT_NAMES}
+        self.ports = self._free_ports()
         self.phase = "Pending"
         self.ready = False
         self.app_ready = False
@@ -84,6 +83,10 @@ class LocalPod:
         """The spawn of a queue-proxy started ahead of the pod (``prestart``), until the pod starts."""
         self.stop = asyncio.Event()
         self.done = asyncio.Event()
+
+    @staticmethod
+    def _free_ports() -> dict[str, int]:
+        return {n: free_port() for n in PORT_NAMES}
 
     @property
     def address(self) -> str:
@@ -158,8 +161,8 @@ class LocalPod:
         else:
             self.qp = await self._spawn(list(QUEUE_PROXY_ARGV), env, self.template.working_dir, "queue-proxy")
 
-    async def _release_qp(self) -> bool:
-        """Let a pre-started queue-proxy serve; False when there is none (or it could not be started)."""
+    async def _release_qp(self, held_ports: dict[str, int]) -> bool:
+        """Let a pre-started queue-proxy serve on the pod's ports; False when it could not be started."""
         held, self.held = self.held, None
         try:
             await held
@@ -167,9 +170,13 @@ class LocalPod:
             return False
         if self.qp.returncode is not None:
             return False
-        # written to a pipe it reads: it may still be loading, the line waits for it
+        # what differs from the environment it was started with: the ports (a few hundred bytes, so the
+        # write fits the pipe even while it is still loading)
+        before = self.template.queue_proxy_env(self.name, held_ports, self.drain_quiet)
+        now = self.template.queue_proxy_env(self.name, self.ports, self.drain_quiet)
+        line = json.dumps({k: v for k, v in now.items() if before.get(k) != v}).encode() + b"\n"
         try:
-            self.qp.stdin.write(START_LINE)
+            self.qp.stdin.write(line)
             self.qp.stdin.close()
         except OSError:  # it died holding (a broken pipe): a fresh one is started
             return False
@@ -178,12 +185,15 @@ class LocalPod:
     async def _run(self) -> None:
         try:
             held = self.held is not None
-            if not held:
+            if held:
+                # the ports chosen with the standby, maybe long ago, may have been taken since
+                held_ports, self.ports = self.ports, self._free_ports()
+            else:
                 await self._start_qp()
             # a held queue-proxy is let go after the app's spawn: it would take a CPU from the exec
             # of the app, whose start is the longest part of a cold start
             await self._start_app()
-            if held and not await self._release_qp():
+            if held and not await self._release_qp(held_ports):
                 await self._start_qp()
             self.started_at = time.time()
             self.phase = "Running"

@@ -4,6 +4,7 @@ injected clock, exits reported as Kubernetes does, a queue-proxy that dies, read
 from __future__ import annotations
 
 import errno
+import json
 import signal
 
 import pytest
@@ -185,14 +186,25 @@ async def test_prestart_starts_only_the_queue_proxy_held_on_its_input(tmp_path):
     await pod.discard()
 
 
-async def test_start_releases_the_held_queue_proxy_then_spawns_the_app(tmp_path):
+async def test_start_releases_the_held_queue_proxy_on_fresh_ports_after_spawning_the_app(tmp_path):
     pod, launcher, changes = standby(tmp_path)
+    await until(lambda: launcher.started, "queue-proxy spawned")
+    held_ports = dict(pod.ports)
     pod.start()
     await until(lambda: pod.ready, "ready")
     qp = launcher.qp()
     assert [p.container for p in launcher.started] == ["queue-proxy", "user-container"]  # the same queue-proxy
-    assert (qp.stdin.written, qp.stdin.closed) == (b"start\n", True)
     assert launcher.released_after == ["queue-proxy", "user-container"]  # let go once the app was spawned
+    # ports chosen long ago may have been taken since: the pod gets fresh ones, the queue-proxy hears of them
+    line = qp.stdin.written
+    assert qp.stdin.closed and line.endswith(b"\n") and line.count(b"\n") == 1
+    assert set(pod.ports.values()).isdisjoint(held_ports.values())
+    assert json.loads(line) == {
+        "QUEUE_SERVING_PORT": str(pod.ports["serving"]), "QUEUE_ADMIN_PORT": str(pod.ports["admin"]),
+        "QUEUE_STATS_PORT": str(pod.ports["stats"]), "QUEUE_METRICS_PORT": str(pod.ports["metrics"]),
+        "USER_PORT": str(pod.ports["user"]),
+    }
+    assert qp.env["USER_PORT"] == str(held_ports["user"]) and launcher.app().env["PORT"] == str(pod.ports["user"])
     assert launcher.app().env["PORT"] == str(pod.ports["user"]) and changes[0] == "Running"
     await stopped(pod)
     assert qp.signals == [signal.SIGTERM]
@@ -208,6 +220,7 @@ async def test_a_standby_whose_queue_proxy_died_starts_a_fresh_one(tmp_path):
     fresh = launcher.qp()
     assert fresh is not held and "QUEUE_START_ON_STDIN" not in fresh.env and fresh.stdin is None
     assert held.stdin.written == b"" and pod.qp_restarts == 0
+    assert fresh.env["QUEUE_SERVING_PORT"] == str(pod.ports["serving"]) != held.env["QUEUE_SERVING_PORT"]
     await stopped(pod)
 
 
