@@ -51,8 +51,9 @@ Now:
 
 Figures (10 rounds each, same machine, load average 3-6): before, python
 alone 284 ms / cold start 550 ms (+274 paired), node 1376 / 1625 (+285); now,
-python 196 / 184 (+2), node 1341 / 1284 (-37). The per-round spread is tens
-of ms either way, so single runs can miss or meet the target by that much.
+two runs: python 196 / 184 (+2) and 202 / 233 (+59), node 1341 / 1284 (-37)
+and 1284 / 1292 (-5). Rounds spread by about 100 ms either way with the
+machine's other load, so a single run meets or misses the target by that much.
 """
 
 from __future__ import annotations
