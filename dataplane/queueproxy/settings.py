@@ -13,6 +13,9 @@ from dataplane.queueproxy.probespec import ProbeSpec, parse_readiness_probe
 # Knative's serving ports: 8012 for revisions whose port speaks HTTP/1.1, 8013 for h2c ones
 KNATIVE_PORT = 8012
 KNATIVE_H2C_PORT = 8013
+START_ON_STDIN_ENV = "QUEUE_START_ON_STDIN"
+"""Set to ``1`` by a platform that starts the sidecar ahead of its pod: it loads everything, then waits
+for a line on its standard input before it serves (end of input instead: it exits without serving)."""
 
 
 class SettingsError(ValueError):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dataplane.api.timestamps import parse_timestamp
+from dataplane.platform.local.children import Child, pidfd_supported, spawn_child
 
 MAX_LINE = 16 * 1024
 """Bytes of one log line before it is split into partial lines (the kubelet's 16 KiB)."""
@@ -99,13 +100,29 @@ class _LoggingProtocol(asyncio.subprocess.SubprocessStreamProtocol):
             self._writer.close()  # both pipes at their end: nothing more can be written
 
 
-async def spawn_logged(argv: list[str], env: dict, cwd: str, log_path: Path) -> asyncio.subprocess.Process:
-    """Start a process in a session of its own, its output appended to ``log_path`` in the CRI format."""
+_pidfd: bool | None = None
+
+
+async def spawn_logged(argv: list[str], env: dict, cwd: str, log_path: Path, stdin_pipe: bool = False) -> asyncio.subprocess.Process | Child:
+    """Start a process in a session of its own, its output appended to ``log_path`` in the CRI format;
+    its standard input is a pipe (``proc.stdin``) with ``stdin_pipe``, else empty.
+
+    Started by ``children.spawn_child`` where the kernel has pidfds (a few ms rather than uvloop's
+    20-40 ms, which were on every cold start's path), else by the loop's own ``subprocess_exec``."""
+    global _pidfd
+    if _pidfd is None:
+        _pidfd = pidfd_supported()
     loop = asyncio.get_running_loop()
     writer = LogWriter(log_path)
+    if _pidfd:
+        try:
+            return await spawn_child(argv, env, cwd, writer.write, writer.close, stdin_pipe=stdin_pipe)
+        except BaseException:
+            writer.close()
+            raise
     try:
         transport, protocol = await loop.subprocess_exec(
-            lambda: _LoggingProtocol(writer, loop), *argv, env=env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
+            lambda: _LoggingProtocol(writer, loop), *argv, env=env, cwd=cwd, stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
         )
     except BaseException:

@@ -19,6 +19,10 @@ from dataplane.platform.local.progress import ProgressDeadline
 from dataplane.platform.local.store import SqliteStore, now_rfc3339
 
 REPLICASET = "ReplicaSet"
+STANDBY_DELAY = 5.0
+"""Seconds after its pods are all ready before a revision's next standby starts (at once when it is scaled to
+zero, idle): the interpreter it starts would otherwise take the CPU from the first requests a cold-started app
+answers (the seed article's app answers after 1 s)."""
 
 
 class Deployment:
@@ -37,14 +41,22 @@ class Deployment:
         self.again = False
         self.progress = progress or ProgressDeadline(float("inf"))
         self.deadline_timer: asyncio.TimerHandle | None = None
+        self.routed = False
+        """Whether a Route sends it traffic (its routingState label is ``active``)."""
+        self.standby: LocalPod | None = None
+        """The next pod, its queue-proxy started and held (``LocalPod.prestart``), while routed."""
+        self.standby_timer: asyncio.TimerHandle | None = None
 
 
 class LocalRuntime:
     """Implements ``dataplane.controller.runtime.Runtime`` with processes on this machine."""
 
     def __init__(self, store: SqliteStore, home: Path, drain_quiet: float = 1.0, rng: random.Random | None = None,
-                 clock: Callable[[], float] = time.monotonic, pod_factory: Callable[..., LocalPod] = LocalPod):
+                 clock: Callable[[], float] = time.monotonic, pod_factory: Callable[..., LocalPod] = LocalPod,
+                 standby_delay: float = STANDBY_DELAY):
         self.clock = clock
+        self.standby_delay = standby_delay
+        """Seconds a revision's pods are all ready before its next standby starts (``STANDBY_DELAY``)."""
         self.pod_factory = pod_factory
         """``pod_factory(name, template, log_dir, drain_quiet, changed)`` makes a pod (``LocalPod``; tests pass fakes)."""
         self.store = store
@@ -97,6 +109,9 @@ class LocalRuntime:
                 dep.ever_ready = True
                 deadline.ready()
             self._schedule(key)
+        dep = self.deployments[key]
+        dep.routed = (meta.get("labels") or {}).get(keys.ROUTING_STATE_LABEL) == keys.ROUTING_STATE_ACTIVE
+        self._review_standby(dep)
         return self.revision_state(*key)
 
     def revision_state(self, namespace: str, name: str) -> RevisionState | None:
@@ -114,6 +129,13 @@ class LocalRuntime:
         rs = await self.store.get(REPLICASET, namespace, dep.rs_name)
         if rs is None:
             return
+        if replicas > dep.replicas and not dep.converging:
+            # a scale-up starts its pods now, ahead of the write and of all it sets going (the controller,
+            # the directory, their clients): from zero, a request is waiting for them
+            dep.replicas = replicas
+            for _ in range(replicas - sum(1 for p in dep.pods.values() if not p.terminating)):
+                self._start_pod(dep)
+            self._schedule(dep.key)  # the rest of convergence: the progress deadline
         rs["spec"]["replicas"] = replicas
         await self.store.update(rs)
 
@@ -165,6 +187,7 @@ class LocalRuntime:
             return
         if event == "DELETED":
             dep.replicas = 0
+            self._drop_standby(dep)
             if dep.deadline_timer is not None:
                 dep.deadline_timer.cancel()
             self.deployments.pop(key, None)
@@ -241,6 +264,7 @@ class LocalRuntime:
         if not dep.progress.check(self.clock()):
             return False
         dep.failure = NotRunnable(PROGRESS_DEADLINE_EXCEEDED, dep.progress.message())
+        self._drop_standby(dep)
         rs = self.store.cache.get((REPLICASET, key[0], dep.rs_name))
         if rs is not None:
             task = asyncio.get_running_loop().create_task(self.store.update({**rs, "spec": {**rs["spec"], "replicas": 0}}))
@@ -249,12 +273,66 @@ class LocalRuntime:
         self._notify(key)
         return True
 
-    def _start_pod(self, dep: Deployment) -> None:
+    def _new_pod(self, dep: Deployment) -> LocalPod:
         name = f"{dep.rs_name}-{pod_suffix(self.rng)}"
         log_dir = self.home / "logs" / dep.key[0] / name
         pod = self.pod_factory(name, dep.template, log_dir, self.drain_quiet, lambda: self._pod_changed(dep, pod))
-        dep.pods[name] = pod
+        return pod
+
+    def _start_pod(self, dep: Deployment) -> None:
+        pod, dep.standby = dep.standby, None
+        if pod is None:
+            pod = self._new_pod(dep)
+        dep.pods[pod.name] = pod
         pod.start()
+        self._review_standby(dep)  # a pod starting puts off the next standby
+
+    # -- standby queue-proxies -------------------------------------------------------------------
+    # A routed revision keeps its next pod's queue-proxy started and held, so that a cold start (from
+    # zero or not) waits for the app alone: the sidecar's interpreter and imports are behind it. One
+    # idle process per routed revision; revisions no Route sends traffic to keep none.
+
+    def _standby_wanted(self, dep: Deployment) -> bool:
+        return dep.routed and dep.template is not None and dep.failure is None and not self.closing and self.deployments.get(dep.key) is dep
+
+    def _review_standby(self, dep: Deployment) -> None:
+        """Start a standby when the revision wants one and its pods have been ready a while; drop it when unwanted."""
+        if not self._standby_wanted(dep):
+            self._drop_standby(dep)
+            return
+        if dep.standby is not None:
+            return
+        # a starting pod, and then its first answers, have the CPU to themselves: the standby's
+        # interpreter start would slow them down
+        settled = all(p.ready or p.terminating for p in dep.pods.values())
+        if not settled:
+            if dep.standby_timer is not None:
+                dep.standby_timer.cancel()
+                dep.standby_timer = None
+            return
+        loop = asyncio.get_running_loop()
+        delay = self.standby_delay if dep.replicas > 0 else 0.0
+        if dep.standby_timer is not None:
+            if dep.standby_timer.when() <= loop.time() + delay:
+                return
+            dep.standby_timer.cancel()
+        dep.standby_timer = loop.call_later(delay, self._standby_due, dep)
+
+    def _standby_due(self, dep: Deployment) -> None:
+        dep.standby_timer = None
+        if dep.standby is None and self._standby_wanted(dep) and all(p.ready or p.terminating for p in dep.pods.values()):
+            dep.standby = self._new_pod(dep)
+            dep.standby.prestart()
+
+    def _drop_standby(self, dep: Deployment) -> None:
+        if dep.standby_timer is not None:
+            dep.standby_timer.cancel()
+            dep.standby_timer = None
+        pod, dep.standby = dep.standby, None
+        if pod is not None:
+            task = asyncio.get_running_loop().create_task(pod.discard())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
     def _pod_changed(self, dep: Deployment, pod: LocalPod) -> None:
         if pod.ready:
@@ -267,6 +345,7 @@ class LocalRuntime:
             dep.pods.pop(pod.name, None)
         if self.deployments.get(dep.key) is dep:
             self._write_rs_status(dep)
+        self._review_standby(dep)
         for listener in self.pod_listeners:
             listener(dep.key[0], pod)
         self._notify(dep.key)
@@ -288,10 +367,16 @@ class LocalRuntime:
     async def close(self) -> None:
         """Stop every pod (drained), e.g. when `dataplane up` exits; the ReplicaSets stay for the next start."""
         self.closing = True
+        standbys = []
         for dep in self.deployments.values():
             if dep.deadline_timer is not None:
                 dep.deadline_timer.cancel()
-        await asyncio.gather(*(p.kill() for p in self.pods()))
+            if dep.standby_timer is not None:
+                dep.standby_timer.cancel()
+            if dep.standby is not None:
+                standbys.append(dep.standby.discard())
+                dep.standby = None
+        await asyncio.gather(*(p.kill() for p in self.pods()), *standbys)
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

@@ -13,12 +13,31 @@ SPINS = 1000
 """Loop turns ``until`` gives the pod's task to get somewhere (no wall-clock time passes)."""
 
 
+class FakeStdin:
+    """A process's standard input pipe: records what is written; closing it ends the input."""
+
+    def __init__(self, process: FakeProcess):
+        self.process = process
+        self.written = b""
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed, "written after close"
+        self.written += data
+        self.process.launcher.released_after = [p.container for p in self.process.launcher.started]
+
+    def close(self) -> None:
+        self.closed = True
+        if not self.written and self.process.returncode is None:
+            self.process.exit(0)  # a held queue-proxy that reads the end of its input exits
+
+
 class FakeProcess:
-    """What the pod uses of ``asyncio.subprocess.Process``: ``wait``, ``returncode``, ``send_signal``, ``pid``."""
+    """What the pod uses of ``asyncio.subprocess.Process``: ``wait``, ``returncode``, ``send_signal``, ``pid``, ``stdin``."""
 
     pids = itertools.count(10_000)
 
-    def __init__(self, container: str, argv: list[str], env: dict, log_path: Path):
+    def __init__(self, container: str, argv: list[str], env: dict, log_path: Path, stdin_pipe: bool = False):
         self.container = container
         self.argv = argv
         self.env = env
@@ -26,6 +45,7 @@ class FakeProcess:
         self.pid = next(self.pids)
         self.returncode: int | None = None
         self.signals: list[int] = []
+        self.stdin = FakeStdin(self) if stdin_pipe else None
         self._exited = asyncio.Event()
 
     async def wait(self) -> int:
@@ -52,12 +72,15 @@ class Launcher:
     def __init__(self):
         self.started: list[FakeProcess] = []
         self.cannot_start: OSError | None = None
+        self.released_after: list[str] | None = None
+        """The containers spawned when something was first written to a process's standard input."""
 
-    async def __call__(self, argv: list[str], env: dict, cwd: str, log_path: Path) -> FakeProcess:
+    async def __call__(self, argv: list[str], env: dict, cwd: str, log_path: Path, stdin_pipe: bool = False) -> FakeProcess:
         container = log_path.stem
         if container == "user-container" and self.cannot_start is not None:
             raise self.cannot_start
-        proc = FakeProcess(container, argv, env, log_path)
+        proc = FakeProcess(container, argv, env, log_path, stdin_pipe)
+        proc.launcher = self
         self.started.append(proc)
         return proc
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import signal
 
 import pytest
@@ -186,3 +187,73 @@ async def test_a_probe_that_spends_the_cancel_does_not_hold_a_stopping_pod(tmp_p
     await asyncio.wait_for(pod.done.wait(), 5)
     await pod.task
     assert probe.calls == 1 and launcher.qp().signals == [signal.SIGTERM]
+
+
+# -- a pod started ahead: its queue-proxy held until the pod starts ----------------------------------
+
+
+def standby(tmp_path):
+    launcher, probe, changes = Launcher(), Probe(ready=True), []
+    pod = LocalPod(NAME, template(tmp_path), tmp_path / "logs", 1.0, lambda: changes.append(pod.phase), clock=Clock(),
+                   spawn=launcher, probe=probe)
+    pod.prestart()
+    return pod, launcher, changes
+
+
+async def test_prestart_starts_only_the_queue_proxy_held_on_its_input(tmp_path):
+    pod, launcher, changes = standby(tmp_path)
+    await until(lambda: launcher.started, "queue-proxy spawned")
+    qp = launcher.qp()
+    assert [p.container for p in launcher.started] == ["queue-proxy"]
+    assert qp.env["QUEUE_START_ON_STDIN"] == "1" and qp.env["SERVING_POD"] == NAME and qp.stdin is not None
+    assert (qp.stdin.written, qp.stdin.closed) == (b"", False)
+    assert (pod.phase, pod.ready, changes) == ("Pending", False, [])  # nobody hears of it yet
+    await pod.discard()
+
+
+async def test_start_releases_the_held_queue_proxy_on_fresh_ports_after_spawning_the_app(tmp_path):
+    pod, launcher, changes = standby(tmp_path)
+    await until(lambda: launcher.started, "queue-proxy spawned")
+    held_ports = dict(pod.ports)
+    pod.start()
+    await until(lambda: pod.ready, "ready")
+    qp = launcher.qp()
+    assert [p.container for p in launcher.started] == ["queue-proxy", "user-container"]  # the same queue-proxy
+    assert launcher.released_after == ["queue-proxy", "user-container"]  # let go once the app was spawned
+    # ports chosen long ago may have been taken since: the pod gets fresh ones, the queue-proxy hears of them
+    line = qp.stdin.written
+    assert qp.stdin.closed and line.endswith(b"\n") and line.count(b"\n") == 1
+    assert set(pod.ports.values()).isdisjoint(held_ports.values())
+    assert json.loads(line) == {
+        "QUEUE_SERVING_PORT": str(pod.ports["serving"]), "QUEUE_ADMIN_PORT": str(pod.ports["admin"]),
+        "QUEUE_STATS_PORT": str(pod.ports["stats"]), "QUEUE_METRICS_PORT": str(pod.ports["metrics"]),
+        "USER_PORT": str(pod.ports["user"]),
+    }
+    assert qp.env["USER_PORT"] == str(held_ports["user"]) and launcher.app().env["PORT"] == str(pod.ports["user"])
+    assert launcher.app().env["PORT"] == str(pod.ports["user"]) and changes[0] == "Running"
+    await stopped(pod)
+    assert qp.signals == [signal.SIGTERM]
+
+
+async def test_a_standby_whose_queue_proxy_died_starts_a_fresh_one(tmp_path):
+    pod, launcher, _ = standby(tmp_path)
+    await until(lambda: launcher.started, "queue-proxy spawned")
+    held = launcher.qp()
+    held.exit(-signal.SIGKILL)
+    pod.start()
+    await until(lambda: pod.ready, "ready")
+    fresh = launcher.qp()
+    assert fresh is not held and "QUEUE_START_ON_STDIN" not in fresh.env and fresh.stdin is None
+    assert held.stdin.written == b"" and pod.qp_restarts == 0
+    assert fresh.env["QUEUE_SERVING_PORT"] == str(pod.ports["serving"]) != held.env["QUEUE_SERVING_PORT"]
+    await stopped(pod)
+
+
+async def test_discard_ends_the_held_queue_proxys_input_and_leaves_no_logs(tmp_path):
+    pod, launcher, changes = standby(tmp_path)
+    await until(lambda: launcher.started, "queue-proxy spawned")
+    assert pod.log_dir.is_dir()
+    await pod.discard()
+    qp = launcher.qp()
+    assert (qp.stdin.written, qp.stdin.closed, qp.returncode) == (b"", True, 0)
+    assert not pod.log_dir.exists() and changes == [] and [p.container for p in launcher.started] == ["queue-proxy"]

@@ -31,6 +31,13 @@ class FakePod:
         self.address, self.stats_address = f"127.0.0.1:{len(name)}", ""
         self.load = 0.0
         self.done = asyncio.Event()
+        self.held = self.discarded = False
+
+    def prestart(self) -> None:
+        self.held = True
+
+    async def discard(self) -> None:
+        self.discarded = True
 
     def start(self) -> None:
         self.phase = "Running"
@@ -58,10 +65,13 @@ class FakePod:
         return self.load
 
 
-def revision(name: str = "web-00001", command: list[str] | None = None) -> dict:
+def revision(name: str = "web-00001", command: list[str] | None = None, routing: str | None = None) -> dict:
     container = {"image": "a", **({"command": command} if command is not None else {"command": ["app"]})}
+    labels = {keys.CONFIGURATION_LABEL: "web", keys.SERVICE_LABEL: "web"}
+    if routing is not None:
+        labels[keys.ROUTING_STATE_LABEL] = routing
     return {"apiVersion": keys.API_VERSION, "kind": "Revision",
-            "metadata": {"name": name, "namespace": NS, "labels": {keys.CONFIGURATION_LABEL: "web", keys.SERVICE_LABEL: "web"}},
+            "metadata": {"name": name, "namespace": NS, "labels": labels},
             "spec": {"containers": [container]}}
 
 
@@ -74,7 +84,7 @@ async def rig(tmp_path):
         pods.append(FakePod(*args))
         return pods[-1]
 
-    runtime = LocalRuntime(store, tmp_path, rng=random.Random(SEED), pod_factory=make_pod)
+    runtime = LocalRuntime(store, tmp_path, rng=random.Random(SEED), pod_factory=make_pod, standby_delay=0.0)
     notified: list[tuple[str, str]] = []
     runtime.subscribe(lambda ns, name: notified.append((ns, name)))
     yield store, runtime, pods, notified
@@ -255,3 +265,128 @@ async def test_pods_are_found_by_namespace_and_name(rig):
     await until(lambda: pods)
     assert runtime.find_pod(NS, pods[0].name) is pods[0]
     assert runtime.find_pod("other", pods[0].name) is None and runtime.find_pod(NS, "nope") is None
+
+
+# -- standby pods: a routed revision's next pod, its queue-proxy started ahead ------------------------
+
+
+async def turns(n: int = 3) -> None:
+    """A few loop turns: timers due now run (no wall-clock time passes)."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def test_a_routed_revision_keeps_a_standby_that_the_next_pod_start_takes(rig):
+    store, runtime, pods, _ = rig
+    rev = await store.create(revision(routing=keys.ROUTING_STATE_ACTIVE))
+    await runtime.ensure_revision(rev, 0)
+    await settle(runtime)
+    await turns()
+    (spare,) = pods
+    assert spare.held and spare.phase == "Pending"
+    assert runtime.pods() == [] and runtime.revision_state(NS, "web-00001").pods == ()  # nobody sees it
+    await runtime.scale(NS, "web-00001", 1)
+    await settle(runtime)
+    assert runtime.pods() == [spare] and spare.phase == "Running" and len(pods) == 1
+    # no second standby while the pod starts: its interpreter would take CPU from the app's start
+    spare.become_ready()
+    await settle(runtime)
+    await turns()
+    assert len(pods) == 2 and pods[1].held and pods[1] not in runtime.pods()
+    await runtime.scale(NS, "web-00001", 2)
+    await settle(runtime)
+    assert runtime.pods() == pods and len(pods) == 2  # the standby became the second pod
+
+
+@pytest.mark.parametrize("routing", [None, keys.ROUTING_STATE_PENDING, keys.ROUTING_STATE_RESERVE])
+async def test_a_revision_no_route_sends_traffic_to_keeps_no_standby(rig, routing):
+    store, runtime, pods, _ = rig
+    rev = await store.create(revision(routing=routing))
+    await runtime.ensure_revision(rev, 0)
+    await settle(runtime)
+    await turns()
+    assert pods == []
+
+
+async def test_the_standby_is_discarded_when_the_revision_is_unrouted_deleted_or_the_runtime_closes(rig):
+    store, runtime, pods, _ = rig
+    rev = await store.create(revision(routing=keys.ROUTING_STATE_ACTIVE))
+    await runtime.ensure_revision(rev, 0)
+    await settle(runtime)
+    await turns()
+    rev["metadata"]["labels"][keys.ROUTING_STATE_LABEL] = keys.ROUTING_STATE_RESERVE
+    await runtime.ensure_revision(rev, 0)
+    await settle(runtime)
+    await turns()
+    assert [p.discarded for p in pods] == [True]
+    rev["metadata"]["labels"][keys.ROUTING_STATE_LABEL] = keys.ROUTING_STATE_ACTIVE
+    await runtime.ensure_revision(rev, 0)
+    await settle(runtime)
+    await turns()
+    assert [p.discarded for p in pods] == [True, False]
+    await store.delete("Revision", NS, "web-00001")
+    await settle(runtime)
+    assert [p.discarded for p in pods] == [True, True]
+
+    other = await store.create(revision("web-00002", routing=keys.ROUTING_STATE_ACTIVE))
+    await runtime.ensure_revision(other, 0)
+    await settle(runtime)
+    await turns()
+    await runtime.close()
+    assert [p.discarded for p in pods] == [True, True, True] and all(p.phase == "Pending" for p in pods)
+
+
+async def test_the_next_standby_waits_for_the_pods_to_have_been_ready_a_while(tmp_path):
+    store = SqliteStore(tmp_path / "state.db")
+    pods: list[FakePod] = []
+    runtime = LocalRuntime(store, tmp_path, pod_factory=lambda *a: pods.append(FakePod(*a)) or pods[-1], standby_delay=1000.0)
+    try:
+        rev = await store.create(revision(routing=keys.ROUTING_STATE_ACTIVE))
+        await runtime.ensure_revision(rev, 1)  # straight to a pod: no standby to take yet
+        await settle(runtime)
+        await turns()
+        dep = runtime.deployments[(NS, "web-00001")]
+        assert len(pods) == 1 and dep.standby is None and dep.standby_timer is None  # starting: none
+        pods[0].become_ready()
+        await settle(runtime)
+        await turns()
+        timer = dep.standby_timer
+        assert timer is not None and dep.standby is None and len(pods) == 1
+        assert timer.when() - asyncio.get_running_loop().time() > 999  # after the delay, not at once
+        await runtime.scale(NS, "web-00001", 2)  # another pod starting: the timer is off
+        await settle(runtime)
+        assert dep.standby_timer is None and timer.cancelled()
+        pods[1].become_ready()
+        await settle(runtime)
+        assert dep.standby_timer.when() - asyncio.get_running_loop().time() > 999
+        await runtime.scale(NS, "web-00001", 0)  # idle at zero: the standby starts at once
+        await settle(runtime)
+        await turns()
+        assert dep.standby is pods[2] and pods[2].held and dep.standby_timer is None
+    finally:
+        await runtime.close()
+        store.close()
+
+
+async def test_a_scale_up_starts_its_pods_before_writing_the_replica_set(rig):
+    store, runtime, pods, _ = rig
+    rev = await store.create(revision(routing=keys.ROUTING_STATE_ACTIVE))
+    await runtime.ensure_revision(rev, 0)
+    await settle(runtime)
+    await turns()
+    (spare,) = pods
+    running_at_write = []
+    update = store.update
+
+    async def recording_update(obj):
+        if obj["kind"] == "ReplicaSet":
+            running_at_write.append([p.name for p in pods if p.phase == "Running"])
+        return await update(obj)
+
+    store.update = recording_update
+    await runtime.scale(NS, "web-00001", 2)
+    # the standby and a new pod were running when the write began: nothing it sets going delays them
+    assert running_at_write[0] == [spare.name, pods[1].name] and len(pods) == 2
+    await settle(runtime)
+    (rs,) = await store.list("ReplicaSet", NS)
+    assert rs["spec"]["replicas"] == 2 and len(live(pods)) == 2 and runtime.revision_state(NS, "web-00001").replicas == 2
