@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -143,6 +144,9 @@ def from_env(env: Mapping[str, str] | None = None) -> QueueProxySettings:
         tracing = parse_tracing(env.get("TRACING_PROTOCOL"), env.get("TRACING_ENDPOINT"), env.get("TRACING_SAMPLING_RATE"))
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+    # found, not imported: the SDK is loaded when the policy is made (dataplane/queueproxy/traced.py)
+    if tracing.enabled and importlib.util.find_spec("opentelemetry.sdk") is None:
+        raise SettingsError(f"TRACING_PROTOCOL: {tracing.protocol} needs the OpenTelemetry SDK: install serverless-dataplane[tracing]")
     return QueueProxySettings(
         container_concurrency=_int(env, "CONTAINER_CONCURRENCY", lo=0),
         user_port=user_port,

@@ -70,3 +70,15 @@ def test_the_environment_round_trip_and_names_the_variable():
     assert from_env(base).tracing == TracingConfig()
     with pytest.raises(SettingsError, match="^TRACING_SAMPLING_RATE: must be from 0 to 1, got '2'$"):
         from_env({**base, **env, "TRACING_SAMPLING_RATE": "2"})
+
+
+def test_tracing_without_the_sdk_installed_is_a_clear_error(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name.startswith("opentelemetry") else real(name, *a))
+    base = {"USER_PORT": "8080", "REVISION_TIMEOUT_SECONDS": "300", "QUEUE_SERVING_PORT": "8012", "CONTAINER_CONCURRENCY": "0",
+            "SERVING_NAMESPACE": "ns", "SERVING_CONFIGURATION": "c", "SERVING_REVISION": "r", "SERVING_POD": "p", "SERVING_POD_IP": "1.2.3.4"}
+    assert not from_env(base).tracing.enabled  # off needs nothing
+    with pytest.raises(SettingsError, match=r"^TRACING_PROTOCOL: http/protobuf needs the OpenTelemetry SDK: install serverless-dataplane\[tracing\]$"):
+        from_env({**base, **ObservabilityConfig.from_map(ON).tracing.env()})
