@@ -202,3 +202,46 @@ def test_the_sdk_is_loaded_only_with_tracing_on(tracing, answer):
     assert out.stdout.startswith(answer)
     if tracing:
         assert out.stdout.split()[2] == "True" and int(out.stdout.split()[1]) > 5
+
+
+async def test_activator_then_queue_proxy_one_trace(receiver, monkeypatch):
+    from tests.integration.test_activator import NS, Rig, revision
+
+    # the activator inherits this process's environment
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    rig = Rig()
+    try:
+        await rig.start("--tracing-protocol", "http/protobuf", "--tracing-endpoint", receiver.url, "--tracing-sampling-rate", "1")
+        pod = await rig.pod(**traced(receiver))
+        rig.directory.publish([revision("hello-00001", [pod])])
+        await rig.settle()
+        headers = {"Knative-Serving-Revision": "hello-00001", "Knative-Serving-Namespace": NS, "b3": f"{TRACE_ID}-{CLIENT_SPAN}-1"}
+        got = await echo(rig.url, headers)
+        spans = await receiver.wait_for(TRACE_ID, {"activator", "pod", "queue_proxy", "app"})
+    finally:
+        await rig.stop()
+    act, hop, qp = spans["activator"], spans["pod"], spans["queue_proxy"]
+    assert act.parent_span_id.hex() == CLIENT_SPAN
+    assert hop.parent_span_id == act.span_id and qp.parent_span_id == act.span_id
+    assert spans["app"].parent_span_id == qp.span_id
+    assert got["traceparent"] == f"00-{TRACE_ID}-{qp.span_id.hex()}-01"
+    if "throttler_wait" in spans:  # the pod's first probe may still have been running
+        assert spans["throttler_wait"].parent_span_id == act.span_id
+        assert spans["throttler_wait"].end_time_unix_nano <= hop.start_time_unix_nano
+    assert receiver.resources[receiver.spans.index(act)]["service.name"] == "activator"
+
+
+def test_the_activator_off_loads_no_sdk():
+    code = (
+        "import asyncio, sys, argparse\n"
+        "from dataplane.cmd.activator import add_arguments, settings_from, make_policy\n"
+        "p = argparse.ArgumentParser(); add_arguments(p)\n"
+        "s = settings_from(p.parse_args(['--directory', 'http://127.0.0.1:1/']))\n"
+        "policy = make_policy(asyncio.new_event_loop(), None, None, s)\n"
+        "print(type(policy).__name__, [m for m in sys.modules if m.startswith('opentelemetry') or m.endswith('.traced') or m == 'dataplane.tracing'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACING_")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ActivatorPolicy []"
