@@ -30,10 +30,9 @@ from dataplane.tracingconfig import TracingConfig
 TRACE_HEADERS = frozenset(
     {b"traceparent", b"tracestate", b"b3", b"x-b3-traceid", b"x-b3-spanid", b"x-b3-sampled", b"x-b3-parentspanid", b"x-b3-flags"}
 )
-# read in this order, a later one's valid context winning: W3C is the standard, so it has the last word
-# (B3MultiFormat reads the single ``b3`` header first, then ``X-B3-*``)
-_EXTRACT = (B3MultiFormat(), TraceContextTextMapPropagator())
-_INJECT = (TraceContextTextMapPropagator(), B3MultiFormat())
+# B3 is read first (the single ``b3`` header, else ``X-B3-*``), then W3C, whose valid context wins: it is the standard
+_B3, _W3C = B3MultiFormat(), TraceContextTextMapPropagator()
+_INJECT = (_W3C, _B3)
 SERVER, CLIENT, INTERNAL = SpanKind.SERVER, SpanKind.CLIENT, SpanKind.INTERNAL
 ERROR = StatusCode.ERROR
 
@@ -59,10 +58,14 @@ class Tracing:
 
     def start(self, name: str, incoming: dict[bytes, bytes], attributes: dict | None = None):
         """A server span whose parent is the context in ``incoming`` (trace headers, lower-case names), if any."""
-        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in incoming.items()}
         context = None
-        for propagator in _EXTRACT:
-            context = propagator.extract(carrier, context)
+        if incoming:
+            carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in incoming.items()}
+            # each propagator only when its headers came: the extraction is most of a span's cost
+            if b"traceparent" not in incoming or len(incoming) > 1 + (b"tracestate" in incoming):
+                context = _B3.extract(carrier, context)
+            if b"traceparent" in incoming:
+                context = _W3C.extract(carrier, context)
         return self.tracer.start_span(name, context=context, kind=SERVER, attributes=attributes)
 
     def child(self, parent, name: str, kind=INTERNAL):

@@ -38,6 +38,8 @@ class TracedActivatorPolicy(ActivatorPolicy):
         ticket = conn.slot
         if entry is None or ticket is None or entry[POD_SPAN] is not None:
             return
+        if not entry[SERVER_SPAN].is_recording():  # not sampled: no children (they would cost as much again)
+            return
         if ticket.pod is None:
             entry[WAIT_SPAN] = self.tracing.child(entry[SERVER_SPAN], "throttler_wait")
         else:  # a pod had room at once
@@ -61,7 +63,7 @@ class TracedActivatorPolicy(ActivatorPolicy):
 
     def send(self, ticket, pod) -> None:
         entry = self.spans.get(ticket.conn)
-        if entry is not None:
+        if entry is not None and entry[SERVER_SPAN].is_recording():
             for index in (WAIT_SPAN, POD_SPAN):  # a retry ends the failed dial's span
                 if entry[index] is not None:
                     entry[index].end()

@@ -45,6 +45,8 @@ class TracedQueueProxyPolicy(QueueProxyPolicy):
         entry = self.spans.get(conn)
         if entry is None or conn.slot is None:  # a probe, or already answered
             return
+        if not entry[SERVER_SPAN].is_recording():  # not sampled: no children (they would cost as much again)
+            return
         if self.breaker is None or conn.slot & HELD:
             entry[APP_SPAN] = self.tracing.child(entry[SERVER_SPAN], "app", CLIENT)
         elif conn.slot & QUEUED_FLAG:
@@ -68,7 +70,7 @@ class TracedQueueProxyPolicy(QueueProxyPolicy):
 
     def on_admitted(self, conn) -> None:
         entry = self.spans.get(conn)
-        if entry is not None:
+        if entry is not None and entry[SERVER_SPAN].is_recording():
             if entry[QUEUE_SPAN] is not None:
                 entry[QUEUE_SPAN].end()
                 entry[QUEUE_SPAN] = None
