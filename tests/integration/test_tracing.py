@@ -4,6 +4,7 @@ per hop with the right parents, W3C and B3 out to the app; nothing at all when t
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -245,3 +246,15 @@ def test_the_activator_off_loads_no_sdk():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ActivatorPolicy []"
+
+
+async def test_http2_requests_are_traced_too(receiver, pods):
+    from tests.integration.test_h2_socket import run
+
+    pod = pods(**traced(receiver))
+    rc, out = await run("curl", "-sS", "--http2-prior-knowledge", "-H", f"traceparent: 00-{TRACE_ID}-{CLIENT_SPAN}-01", f"{pod.url}/echo")
+    assert rc == 0, out
+    got = {k.lower(): v for k, v in json.loads(out)["headers"]}
+    spans = await receiver.wait_for(TRACE_ID, {"queue_proxy", "app"})
+    assert spans["queue_proxy"].parent_span_id.hex() == CLIENT_SPAN
+    assert got["traceparent"] == f"00-{TRACE_ID}-{spans['queue_proxy'].span_id.hex()}-01"
