@@ -16,7 +16,8 @@ COPY ext ./ext
 COPY dataplane ./dataplane
 # a missing compiler must fail the build, not fall back to the pure-Python twins
 ENV DATAPLANE_REQUIRE_EXTENSIONS=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# with the tracing extra, so config-observability's tracing-protocol http/protobuf works in the image
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[tracing]"
 
 # -- runtime: the wheels installed, nothing to compile with, a non-root user
 FROM python:3.11-slim
@@ -28,7 +29,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 # the wheels are bind-mounted from the build stage, so no layer keeps them
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels /wheels/serverless_dataplane-*.whl \
+    pip install --no-cache-dir --no-index --find-links=/wheels "$(echo /wheels/serverless_dataplane-*.whl)[tracing]" \
     && dataplane version
 # numeric, so the kubelet can check runAsNonRoot without a passwd entry
 USER 65532:65532

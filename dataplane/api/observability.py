@@ -1,4 +1,4 @@
-"""``config-observability`` (metrics) and ``config-logging`` (log levels): parsed and validated once.
+"""``config-observability`` (metrics, tracing) and ``config-logging`` (log levels): parsed and validated once.
 
 ``metrics-dialect`` is ours (``dataplane/dialects.py`` says what each dialect is and why
 ``opencensus`` is the default): the names every component's Prometheus endpoint serves.
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from dataplane.dialects import DEFAULT_DIALECT, DIALECT_KEY, parse_dialect
 from dataplane.logs import parse_level
+from dataplane.tracingconfig import ENDPOINT_KEY, PROTOCOL_KEY, RATE_KEY, TracingConfig, parse_tracing
 
 from .errors import ConfigError
 
@@ -22,10 +23,12 @@ LOGGING_CONFIGMAP = "config-logging"
 
 @dataclass(frozen=True)
 class ObservabilityConfig:
-    """What ``config-observability`` says about metrics."""
+    """What ``config-observability`` says about metrics and tracing."""
 
     metrics_dialect: str = DEFAULT_DIALECT
     """``metrics-dialect``: ``opencensus`` or ``opentelemetry``."""
+    tracing: TracingConfig = field(default_factory=TracingConfig)
+    """``tracing-protocol``, ``tracing-endpoint``, ``tracing-sampling-rate`` (``dataplane/tracingconfig.py``)."""
 
     @classmethod
     def from_map(cls, data: Mapping[str, str]) -> ObservabilityConfig:
@@ -34,7 +37,13 @@ class ObservabilityConfig:
             dialect = parse_dialect(data.get(DIALECT_KEY), DIALECT_KEY)
         except ValueError as exc:
             raise ConfigError(OBSERVABILITY_CONFIGMAP, DIALECT_KEY, str(exc).split(": ", 1)[1]) from None
-        return cls(metrics_dialect=dialect)
+        keys = {key: key for key in (PROTOCOL_KEY, ENDPOINT_KEY, RATE_KEY)}
+        try:
+            tracing = parse_tracing(data.get(PROTOCOL_KEY), data.get(ENDPOINT_KEY), data.get(RATE_KEY), keys)
+        except ValueError as exc:
+            key, message = str(exc).split(": ", 1)
+            raise ConfigError(OBSERVABILITY_CONFIGMAP, key, message) from None
+        return cls(metrics_dialect=dialect, tracing=tracing)
 
 
 def log_levels(data: Mapping[str, str]) -> dict[str, str]:

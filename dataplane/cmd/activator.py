@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import os
 import signal
@@ -22,6 +23,7 @@ from dataplane.directory import DirectoryError, parse_snapshot
 from dataplane.http.engine import EngineConfig
 from dataplane.http.endpoints import LocalEndpoints
 from dataplane.http.server import listen
+from dataplane.tracingconfig import ENDPOINT_KEY, ENV_NAMES, PROTOCOL_KEY, RATE_KEY, TracingConfig, parse_tracing
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class ActivatorSettings:
     """Most header field lines in a request head (431 beyond)."""
     metrics_dialect: str = DEFAULT_DIALECT
     """Names on the metrics port (``config-observability``'s ``metrics-dialect``): opencensus or opentelemetry."""
+    tracing: TracingConfig = TracingConfig()
+    """Spans over OTLP/HTTP (``config-observability``'s ``tracing-*``); off by default."""
     trust_revision_headers: bool = False
     """Route by a request's ``Knative-Serving-Revision``/``-Namespace`` headers, and keep what the hop in front
     says in ``K-Original-Host``, ``Knative-Serving-Tag``/``-Default-Route`` and ``X-Forwarded-Proto``. Only behind a
@@ -87,6 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="metric names: opencensus (default) or opentelemetry (default: $METRICS_DIALECT, config-observability's metrics-dialect)",
     )
+    for key in (PROTOCOL_KEY, ENDPOINT_KEY, RATE_KEY):
+        parser.add_argument(f"--{key}", default=None, help=f"config-observability's {key} (default: ${ENV_NAMES[key]})")
     parser.add_argument(
         "--trust-revision-headers",
         action="store_true",
@@ -97,6 +103,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _warn(message: str) -> None:
     logging.getLogger("dataplane.activator").warning("%s", message)
+
+
+def choose_tracing(args: argparse.Namespace, env, warn) -> TracingConfig:
+    """The tracing settings: the ``--tracing-*`` flags if any is given (``ValueError`` if bad), else the
+    ``TRACING_*`` environment, where a bad value is reported through ``warn`` and tracing stays off, as a
+    bad metrics dialect falls back: a tracing typo must not keep the request path down."""
+    flags = (args.tracing_protocol, args.tracing_endpoint, args.tracing_sampling_rate)
+    if any(flag is not None for flag in flags):
+        tracing = parse_tracing(*flags, names={key: f"--{key}" for key in ENV_NAMES})
+        if tracing.enabled and importlib.util.find_spec("opentelemetry.sdk") is None:
+            raise ValueError(f"--tracing-protocol: {tracing.protocol} needs the OpenTelemetry SDK: install serverless-dataplane[tracing]")
+        return tracing
+    try:
+        tracing = parse_tracing(*(env.get(ENV_NAMES[key]) for key in (PROTOCOL_KEY, ENDPOINT_KEY, RATE_KEY)))
+    except ValueError as exc:
+        warn(f"{exc}; tracing is off")
+        return TracingConfig()
+    if tracing.enabled and importlib.util.find_spec("opentelemetry.sdk") is None:
+        warn(f"TRACING_PROTOCOL: {tracing.protocol} needs the OpenTelemetry SDK (serverless-dataplane[tracing]); tracing is off")
+        return TracingConfig()
+    return tracing
+
+
+def make_policy(loop: asyncio.AbstractEventLoop, state, reporter, s: ActivatorSettings) -> ActivatorPolicy:
+    """The request policy: with tracing on, its traced subclass, whose module (and the OpenTelemetry SDK)
+    is imported only then; with tracing off the request path runs the plain policy and nothing more."""
+    if not s.tracing.enabled:
+        return ActivatorPolicy(loop, state, reporter, trust_revision_headers=s.trust_revision_headers)
+    from dataplane.activator.traced import TracedActivatorPolicy
+    from dataplane.tracing import Tracing
+
+    tracing = Tracing(s.tracing, "activator", {"k8s.pod.name": s.pod_name})
+    return TracedActivatorPolicy(loop, state, reporter, tracing, trust_revision_headers=s.trust_revision_headers)
 
 
 def settings_from(args: argparse.Namespace) -> ActivatorSettings:
@@ -118,6 +157,7 @@ def settings_from(args: argparse.Namespace) -> ActivatorSettings:
         max_headers=args.max_headers,
         trust_revision_headers=args.trust_revision_headers,
         metrics_dialect=choose_dialect(args.metrics_dialect, os.environ.get("METRICS_DIALECT"), _warn),
+        tracing=choose_tracing(args, os.environ, _warn),
     )
 
 
@@ -178,7 +218,7 @@ class Activator:
         link = AutoscalerLink(s.autoscaler_url, s.autoscaler_token)
         reporter = StatReporter(s.pod_name, link.send)
         state = ActivatorState(loop, s.limits, s.probe_interval, s.probe_timeout, s.pod_name)
-        policy = ActivatorPolicy(loop, state, reporter, trust_revision_headers=s.trust_revision_headers)
+        policy = make_policy(loop, state, reporter, s)
         state.on_removed = policy.revision_removed
         state.on_failed = policy.revision_failed
         state.on_applied = policy.directory_changed

@@ -68,6 +68,7 @@ async def serve(args: argparse.Namespace) -> int:
     api = f"http://127.0.0.1:{args.api_port}"
     # the token goes in the environment, which other users cannot read, rather than in argv, which `ps` shows
     activator_env = dict(os.environ, ACTIVATOR_AUTOSCALER_TOKEN=plane.token)
+    tracing = plane.api_config.observability.tracing
     activator = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "dataplane", "activator",
         "--bind", args.host, "--port", str(args.port), "--metrics-port", "0",
@@ -75,6 +76,8 @@ async def serve(args: argparse.Namespace) -> int:
         "--autoscaler", f"ws://127.0.0.1:{args.api_port}/autoscaler/stats",
         "--pod-name", "activator-local", "--drain-delay", "0",
         "--metrics-dialect", plane.api_config.observability.metrics_dialect,
+        "--tracing-protocol", tracing.protocol, "--tracing-endpoint", tracing.endpoint,
+        "--tracing-sampling-rate", repr(tracing.sampling_rate),
         "--log-format", fmt, "--log-level", plane.api_config.logging.levels.get("activator", level),
         env=activator_env,
     )  # fmt: skip

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dataplane.dialects import DEFAULT_DIALECT, parse_dialect
 from dataplane.queueproxy.probespec import ProbeSpec, parse_readiness_probe
+from dataplane.tracingconfig import TracingConfig, parse_tracing
 
 
 # Knative's serving ports: 8012 for revisions whose port speaks HTTP/1.1, 8013 for h2c ones
@@ -71,6 +73,9 @@ class QueueProxySettings:
     """SERVING_READINESS_PROBE: how the app's readiness is checked."""
     metrics_dialect: str = DEFAULT_DIALECT
     """METRICS_DIALECT (``config-observability``'s ``metrics-dialect``): the names on the metrics port."""
+    tracing: TracingConfig = field(default_factory=TracingConfig)
+    """TRACING_PROTOCOL, TRACING_ENDPOINT, TRACING_SAMPLING_RATE (``config-observability``'s ``tracing-*``):
+    off unless the protocol is ``http/protobuf``."""
 
     @property
     def queue_depth(self) -> int:
@@ -138,6 +143,13 @@ def from_env(env: Mapping[str, str] | None = None) -> QueueProxySettings:
         dialect = parse_dialect(env.get("METRICS_DIALECT"), "METRICS_DIALECT")
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+    try:
+        tracing = parse_tracing(env.get("TRACING_PROTOCOL"), env.get("TRACING_ENDPOINT"), env.get("TRACING_SAMPLING_RATE"))
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    # found, not imported: the SDK is loaded when the policy is made (dataplane/queueproxy/traced.py)
+    if tracing.enabled and importlib.util.find_spec("opentelemetry.sdk") is None:
+        raise SettingsError(f"TRACING_PROTOCOL: {tracing.protocol} needs the OpenTelemetry SDK: install serverless-dataplane[tracing]")
     return QueueProxySettings(
         container_concurrency=_int(env, "CONTAINER_CONCURRENCY", lo=0),
         user_port=user_port,
@@ -163,4 +175,5 @@ def from_env(env: Mapping[str, str] | None = None) -> QueueProxySettings:
         max_headers=_int(env, "QUEUE_MAX_HEADERS", 100, lo=1),
         probes=probes,
         metrics_dialect=dialect,
+        tracing=tracing,
     )

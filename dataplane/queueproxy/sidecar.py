@@ -74,6 +74,16 @@ class PrometheusEndpoint:
         conn.respond(200, body, content_type=b"text/plain; version=0.0.4")
 
 
+def make_policy(loop: asyncio.AbstractEventLoop, s: QueueProxySettings, readiness: Readiness) -> QueueProxyPolicy:
+    """The request policy: with tracing on, its traced subclass, whose module (and the OpenTelemetry SDK) is
+    imported only then; with tracing off the request path runs the plain policy and nothing more."""
+    if not s.tracing.enabled:
+        return QueueProxyPolicy(loop, s, readiness)
+    from dataplane.queueproxy.traced import TracedQueueProxyPolicy
+
+    return TracedQueueProxyPolicy(loop, s, readiness)
+
+
 class QueueProxy:
     """The four servers of the sidecar and its drain on SIGTERM."""
 
@@ -87,7 +97,7 @@ class QueueProxy:
         loop = asyncio.get_running_loop()
         self.drained = asyncio.Event()
         readiness = Readiness(s.probes)
-        policy = self.policy = QueueProxyPolicy(loop, s, readiness)
+        policy = self.policy = make_policy(loop, s, readiness)
         stats = StatsEndpoint(policy, s.pod)
         engine = EngineConfig(max_head_size=s.max_head_size, max_headers=s.max_headers, header_timeout=s.header_timeout)
         self.http2 = http2_handler(loop, policy, engine)

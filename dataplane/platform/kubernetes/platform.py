@@ -73,13 +73,16 @@ class PlatformConfig:
             p = replace(p, deployment=parse_deployment_config(maps.get(DEPLOYMENT_CONFIGMAP, {}), self.system_namespace))
         except ValueError as exc:
             rejected[DEPLOYMENT_CONFIGMAP] = (objects[DEPLOYMENT_CONFIGMAP], str(exc))
-        # the queue-proxies follow config-observability's metrics-dialect (a change rolls their Deployments, as
+        # the queue-proxies follow config-observability's metrics-dialect and tracing keys (a change rolls their Deployments, as
         # a change of Knative's OBSERVABILITY_CONFIG does)
         levels = p.api.logging.levels
         p = replace(
             p,
             deployment=replace(
-                p.deployment, metrics_dialect=p.api.observability.metrics_dialect, queue_log_level=levels.get("queueproxy", "")
+                p.deployment,
+                metrics_dialect=p.api.observability.metrics_dialect,
+                tracing=p.api.observability.tracing,
+                queue_log_level=levels.get("queueproxy", ""),
             ),
         )
         # config-logging's loglevel.controller, live for this process's loggers

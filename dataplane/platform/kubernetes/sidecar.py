@@ -19,6 +19,7 @@ from dataplane.api import keys
 from dataplane.api.config import ConfigError
 from dataplane.api.durations import parse_duration_seconds
 from dataplane.dialects import DEFAULT_DIALECT
+from dataplane.tracingconfig import TracingConfig
 
 DEPLOYMENT_CONFIGMAP = "config-deployment"
 QUEUE_CONTAINER = "queue-proxy"
@@ -48,6 +49,8 @@ class DeploymentConfig:
     metrics_dialect: str = DEFAULT_DIALECT
     """``config-observability``'s ``metrics-dialect``, for every queue-proxy (set only when not the default,
     so the default changes no Deployment)."""
+    tracing: TracingConfig = field(default_factory=TracingConfig)
+    """``config-observability``'s ``tracing-*``, for every queue-proxy as ``TRACING_*`` (set only when on)."""
     queue_log_level: str = ""
     """``config-logging``'s ``loglevel.queueproxy`` (empty: not set, the queue-proxy's default)."""
 
@@ -155,6 +158,7 @@ def queue_container(revision: Mapping, readiness: Mapping | None, user_port: int
     ]
     if cfg.metrics_dialect != DEFAULT_DIALECT:
         env.append({"name": "METRICS_DIALECT", "value": cfg.metrics_dialect})
+    env.extend({"name": name, "value": value} for name, value in cfg.tracing.env().items())
     if cfg.queue_log_level:
         env.append({"name": "LOG_LEVEL", "value": cfg.queue_log_level})
     probe = probe_for_queue(readiness, user_port)

@@ -118,10 +118,15 @@ class ControlPlane:
         except ValueError as exc:  # stored before a rule tightened: keep the last good config
             log.error("platform configuration rejected: %s", exc)
             return
-        # the queue-proxies started from now on serve the configured metric names and log at the configured level
+        # the queue-proxies started from now on serve the configured metric names, trace as configured and log at
+        # the configured level
         levels = self.api_config.logging.levels
+        tracing = self.api_config.observability.tracing
         self.runtime.sidecar_env.update(
             METRICS_DIALECT=self.api_config.observability.metrics_dialect,
+            TRACING_PROTOCOL=tracing.protocol,
+            TRACING_ENDPOINT=tracing.endpoint,
+            TRACING_SAMPLING_RATE=repr(tracing.sampling_rate),
             LOG_FORMAT=self.log_format,
             LOG_LEVEL=levels.get("queueproxy", self.log_level),
         )

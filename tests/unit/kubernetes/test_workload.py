@@ -281,3 +281,34 @@ def test_private_service():
     assert [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [
         ("http", 80, 8012), ("http-autometric", 9090, 9090), ("http-usermetric", 9091, 9091),
     ]  # fmt: skip
+
+
+def test_config_observability_tracing_reaches_every_queue_proxy_and_a_bad_value_keeps_the_last():
+    from dataplane.platform.kubernetes.httproutes import Network, ObjectRef
+    from dataplane.platform.kubernetes.platform import PlatformConfig
+    from dataplane.platform.kubernetes.sidecar import QUEUE_CONTAINER
+
+    class Store:
+        maps: dict = {}
+
+        def peek(self, kind, namespace):
+            return [{"metadata": {"name": n}, "data": d} for n, d in self.maps.items()]
+
+    def queue_env(cfg) -> dict:
+        (queue,) = [c for c in make_deployment(revision_of(LISTING_1), 1, cfg)["spec"]["template"]["spec"]["containers"]
+                    if c["name"] == QUEUE_CONTAINER]  # fmt: skip
+        return {e["name"]: e.get("value") for e in queue["env"]}
+
+    gateway = ObjectRef("knative-serving", "knative-gateway")
+    platform = PlatformConfig(Store(), "knative-serving", Network(gateway, gateway))
+    # off, the default, changes no Deployment
+    assert not any(name.startswith("TRACING_") for name in queue_env(platform.reload().deployment))
+    on = {"tracing-protocol": "http/protobuf", "tracing-endpoint": "otel.observability:4318/v1/traces", "tracing-sampling-rate": "0.1"}
+    Store.maps = {"config-observability": on}
+    env = queue_env(platform.reload().deployment)
+    assert (env["TRACING_PROTOCOL"], env["TRACING_ENDPOINT"], env["TRACING_SAMPLING_RATE"]) == (
+        "http/protobuf", "https://otel.observability:4318/v1/traces", "0.1")  # fmt: skip
+    tracing = from_env({**env, "SERVING_POD": "p", "SERVING_POD_IP": "10.0.0.7"}).tracing
+    assert tracing.enabled and tracing.sampling_rate == 0.1
+    Store.maps = {"config-observability": {**on, "tracing-sampling-rate": "10"}}
+    assert queue_env(platform.reload().deployment)["TRACING_SAMPLING_RATE"] == "0.1"  # the last good value

@@ -93,3 +93,19 @@ async def test_queue_proxies_log_text_as_dataplane_up_does_at_the_level_config_l
     assert (await apply(plane, logging_config({})))[0] == 200
     assert plane.runtime.sidecar_env["LOG_LEVEL"] == "INFO"
     assert logging.getLogger("dataplane.controller").level == logging.NOTSET
+
+
+async def test_tracing_reaches_the_next_queue_proxies_and_a_bad_value_is_refused_naming_the_key(plane):
+    assert plane.runtime.sidecar_env["TRACING_PROTOCOL"] == "none"
+    doc = observability("opencensus")
+    doc["data"].update({"tracing-protocol": "http/protobuf", "tracing-endpoint": "http://127.0.0.1:4318", "tracing-sampling-rate": "1"})
+    status, answer = await apply(plane, doc)
+    assert status == 200, answer
+    env = plane.runtime.sidecar_env
+    assert (env["TRACING_PROTOCOL"], env["TRACING_ENDPOINT"], env["TRACING_SAMPLING_RATE"]) == (
+        "http/protobuf", "http://127.0.0.1:4318/v1/traces", "1.0")  # fmt: skip
+    doc["data"]["tracing-protocol"] = "zipkin"
+    status, answer = await apply(plane, doc)
+    assert status >= 400
+    assert "config-observability: tracing-protocol: must be one of none, http/protobuf, got 'zipkin'" in orjson.dumps(answer).decode()
+    assert plane.runtime.sidecar_env["TRACING_PROTOCOL"] == "http/protobuf"
