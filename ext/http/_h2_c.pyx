@@ -213,7 +213,7 @@ cdef class Session:
     cdef int _fatal_code
     cdef bytes _tail
     cdef dict _flags, _out
-    cdef list _cur
+    cdef list _cur, _resets
     cdef int64_t _cur_size, _block, _pending
     cdef int _cont, _pending_streams
     cdef bint _cur_over
@@ -226,6 +226,7 @@ cdef class Session:
         self.limits = limits or _DEFAULT_LIMITS
         self._flags = {}
         self._out = {}
+        self._resets = []
         self._tail = b""
         self._budget = None if client else ResetBudget(self.limits.reset_burst, self.limits.reset_rate, clock)
         if nghttp2_option_new(&opt) != 0:
@@ -508,6 +509,16 @@ cdef class Session:
                 if n <= 0:
                     break
                 chunks.append(PyBytes_FromStringAndSize(<char *>p, n))
+            if self._resets:
+                # after what was queued before them (see reset_stream)
+                resets, self._resets = self._resets, []
+                for sid, code in resets:
+                    nghttp2_submit_rst_stream(self._s, NGHTTP2_FLAG_NONE, <int32_t>sid, <uint32_t>code)
+                while True:
+                    n = nghttp2_session_mem_send(self._s, &p)
+                    if n <= 0:
+                        break
+                    chunks.append(PyBytes_FromStringAndSize(<char *>p, n))
         if self._tail:
             chunks.append(self._tail)
             self._tail = b""
@@ -651,7 +662,11 @@ cdef class Session:
         if flags is None:
             return
         self._flags[stream_id] = <int>flags | LOCAL_RESET
-        nghttp2_submit_rst_stream(self._s, NGHTTP2_FLAG_NONE, stream_id, error_code)
+        # submitted at the next data_to_send, after the frames queued before it: libnghttp2 drops a
+        # stream's unsent HEADERS and DATA once its RST_STREAM is queued, so a complete response
+        # followed by NO_ERROR (RFC 9113 §8.1: the client may stop sending) would never leave;
+        # h2 (the twin) writes each frame as it is sent, so there the order holds already
+        self._resets.append((stream_id, error_code))
 
     def consumed(self, int32_t stream_id, size_t n):
         """The handler took ``n`` bytes of the stream's data: the peer may send as many more."""

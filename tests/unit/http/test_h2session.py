@@ -123,6 +123,22 @@ def test_own_reset_is_not_reported_back(twin):
     assert handler.named("reset") == [] and handler.named("data") == []
 
 
+@pytest.mark.parametrize("body", [b"", b"busy"])
+def test_a_complete_response_then_a_reset_goes_out_in_that_order(twin, body):
+    # the server answers before the request ended, then asks the client to stop sending (RFC 9113 §8.1)
+    session, _, peer, _ = start_server(twin)
+    session.receive(peer.headers(1, REQUEST, end_stream=False) + peer.data(1, b"part", end_stream=False))
+    session.data_to_send()
+    session.send_headers(1, [(b":status", b"503")], end_stream=not body)
+    if body:
+        session.send_data(1, body, end_stream=True)
+    session.reset_stream(1, NO_ERROR)
+    out = [f for f in frames(session.data_to_send()) if f.stream_id == 1]
+    assert [type(f).__name__ for f in out] == ["HeadersFrame", *(["DataFrame"] if body else []), "RstStreamFrame"]
+    assert "END_STREAM" in out[-2].flags and out[-1].error_code == NO_ERROR
+    assert b"".join(f.data for f in out if type(f).__name__ == "DataFrame") == body
+
+
 def test_graceful_goaway_lets_open_streams_finish(twin):
     session, handler, peer, _ = start_server(twin)
     session.receive(peer.headers(1, REQUEST, end_stream=True))
