@@ -7,6 +7,7 @@ Service ``test.Echo``, raw bytes in and out (no protobuf):
   ClientStream   the requests joined
   Bidi           each request echoed as it arrives
   Stats          ``max=<most at once>;order=<ids, comma-separated>``
+  Where          this app's port (a request ``MS`` sleeps MS ms first): which pod answered
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ def stats(request: bytes, context) -> bytes:
         return b"max=%d;order=%s" % (state["max"], ",".join(state["order"]).encode())
 
 
+def where(request: bytes, context) -> bytes:
+    if request:
+        time.sleep(int(request) / 1000)
+    return sys.argv[1].encode()
+
+
 def main() -> None:
     port = int(sys.argv[1])
     server = grpc.server(
@@ -76,6 +83,7 @@ def main() -> None:
                     "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream),
                     "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
                     "Stats": grpc.unary_unary_rpc_method_handler(stats),
+                    "Where": grpc.unary_unary_rpc_method_handler(where),
                 },
             ),
         )
