@@ -17,6 +17,11 @@ is reached over plain HTTP; behind the Gateway, the Gateway's value) and appends
 to ``X-Forwarded-For`` and ``Forwarded``. It then waits in that revision's throttler until
 a pod has room, and goes to that pod's queue-proxy with Knative's activator
 headers, plus ``X-Activator-Wait-Ms``: how long it waited for capacity.
+
+An HTTP/2 stream (``dataplane.http.h2stream``) is such a request: ``:authority`` is
+its Host, it waits and is counted alike, and goes to the pod it was given over h2c
+(the pod's own pool, see ``ActivatorState.h2_pool``), so calls on one client
+connection spread over the pods; an HTTP/1.1 request goes as HTTP/1.1.
 """
 
 from __future__ import annotations
