@@ -90,6 +90,7 @@ cdef extern from "nghttp2/nghttp2.h":
     ctypedef int (*nghttp2_on_data_chunk_recv_callback)(
         nghttp2_session *, uint8_t, int32_t, const uint8_t *, size_t, void *)
     ctypedef int (*nghttp2_on_stream_close_callback)(nghttp2_session *, int32_t, uint32_t, void *)
+    ctypedef int (*nghttp2_on_frame_not_send_callback)(nghttp2_session *, const nghttp2_frame *, int, void *)
 
     enum:
         NGHTTP2_DATA = 0
@@ -133,6 +134,8 @@ cdef extern from "nghttp2/nghttp2.h":
         nghttp2_session_callbacks *, nghttp2_on_data_chunk_recv_callback)
     void nghttp2_session_callbacks_set_on_stream_close_callback(
         nghttp2_session_callbacks *, nghttp2_on_stream_close_callback)
+    void nghttp2_session_callbacks_set_on_frame_not_send_callback(
+        nghttp2_session_callbacks *, nghttp2_on_frame_not_send_callback)
 
     int nghttp2_option_new(nghttp2_option **)
     void nghttp2_option_del(nghttp2_option *)
@@ -456,6 +459,13 @@ cdef class Session:
             return self._stash(exc)
         return 0
 
+    cdef int _frame_not_send(self, const nghttp2_frame *frame) noexcept:
+        # a request whose HEADERS could not go (a GOAWAY came first): libnghttp2 drops it without a
+        # stream close, as the stream was never opened; refused, as the h2 twin reports it
+        if frame.hd.type != NGHTTP2_HEADERS or frame.headers.cat != NGHTTP2_HCAT_REQUEST:
+            return 0
+        return self._stream_close(frame.hd.stream_id, REFUSED_STREAM)
+
     cdef int _stream_close(self, int32_t sid, uint32_t code) noexcept:
         flags = self._flags.pop(sid, None)
         out = self._out.pop(sid, None)
@@ -733,6 +743,9 @@ cdef int _data_chunk_cb(nghttp2_session *s, uint8_t flags, int32_t sid, const ui
 cdef int _stream_close_cb(nghttp2_session *s, int32_t sid, uint32_t code, void *ud) noexcept:
     return (<Session>ud)._stream_close(sid, code)
 
+cdef int _frame_not_send_cb(nghttp2_session *s, const nghttp2_frame *frame, int error, void *ud) noexcept:
+    return (<Session>ud)._frame_not_send(frame)
+
 cdef ssize_t _read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length, uint32_t *data_flags,
                       nghttp2_data_source *source, void *ud) noexcept:
     return (<Session>ud)._read(sid, buf, length, data_flags)
@@ -747,3 +760,4 @@ nghttp2_session_callbacks_set_on_frame_recv_callback(_callbacks, _frame_recv_cb)
 nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(_callbacks, _invalid_frame_cb)
 nghttp2_session_callbacks_set_on_data_chunk_recv_callback(_callbacks, _data_chunk_cb)
 nghttp2_session_callbacks_set_on_stream_close_callback(_callbacks, _stream_close_cb)
+nghttp2_session_callbacks_set_on_frame_not_send_callback(_callbacks, _frame_not_send_cb)

@@ -6,7 +6,7 @@ import pytest
 from hpack import Decoder
 
 from dataplane._twins import extensions_disabled
-from dataplane.http.h2limits import NO_ERROR, PROTOCOL_ERROR, H2Limits
+from dataplane.http.h2limits import NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM, H2Limits
 from tests.twins import load, twin_params
 from tests.unit.http.h2rig import REQUEST, Peer, Recorder, frames, goaway_code, rst_codes, start_server
 
@@ -260,3 +260,29 @@ def test_a_client_learns_how_many_streams_the_server_takes(twin):
     other.initiate()
     other.receive(Peer.settings())
     assert other.peer_max_streams == 2**31 - 1
+
+
+@pytest.mark.parametrize("sent", [True, False], ids=["in-flight", "not-written-yet"])
+@pytest.mark.parametrize(("client_name", "server_name"), _cross())
+def test_streams_past_a_goaway_are_refused_to_the_client(client_name, server_name, sent):
+    # a request that crossed the server's GOAWAY (or was still to be written when it came) was never seen
+    # by the server: the client hears REFUSED_STREAM (RFC 9113 §6.8), so a proxy may send it elsewhere
+    # rather than wait for an answer that will never come
+    client, ch, server, sh = pair(load(client_name), load(server_name))
+    pump(client, server)
+    first = client.send_request(REQUEST, end_stream=True)
+    pump(client, server)
+    server.goaway()
+    goaway = server.data_to_send()
+    second = client.send_request(REQUEST, end_stream=True)
+    crossing = client.data_to_send() if sent else b""
+    client.receive(goaway)  # it names the first stream as the last one served
+    assert ch.named("goaway") == [("goaway", NO_ERROR, first)]
+    later = client.data_to_send()  # libnghttp2 drops a HEADERS not written yet only here
+    assert ch.named("reset") == [("reset", second, REFUSED_STREAM)]
+    server.receive(crossing + later)
+    assert [c[1] for c in sh.named("headers")] == [first]
+    server.send_headers(first, [(b":status", b"204")], end_stream=True)
+    pump(client, server)
+    assert ch.named("headers")[-1][1] == first and ("end", first) in ch.calls
+    assert ch.named("reset") == [("reset", second, REFUSED_STREAM)]  # told once
