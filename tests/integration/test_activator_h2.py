@@ -123,8 +123,12 @@ async def test_curl_and_h2load_through_the_router_to_an_http1_app(router, tmp_pa
     router.directory.publish([revision("hello-00001", [pod])], ROUTES)
     await router.settle()
     (tmp_path / "body").write_bytes(b"ping" * 50000)
+    # a client's copies of the platform's internal headers are dropped over HTTP/2 as over HTTP/1.1:
+    # none picks a revision, nor the Host the app sees
     rc, out = await run(
         "curl", "-sS", "--http2-prior-knowledge", "-H", f"Host: {HOST}", "-D", str(tmp_path / "head"),
+        "-H", "Knative-Serving-Revision: other-00001", "-H", "Knative-Serving-Namespace: default",
+        "-H", "K-Original-Host: evil.example.com", "-H", "K-Proxy-Request: activator",
         "--data-binary", f"@{tmp_path / 'body'}", f"{router.url}/echo",
     )  # fmt: skip
     assert rc == 0, out
@@ -132,7 +136,10 @@ async def test_curl_and_h2load_through_the_router_to_an_http1_app(router, tmp_pa
     assert head.startswith("http/2 200") and "x-activator-wait-ms: " in head, head
     seen = json.loads(out)
     assert (seen["version"], seen["length"]) == ("1.1", 200000)  # translated to HTTP/1.1 by the queue-proxy
-    assert dict((k.lower(), v) for k, v in seen["headers"])["host"] == HOST  # the client's :authority, as Host
+    names = {k.lower(): v for k, v in seen["headers"]}
+    assert names["host"] == HOST  # the client's :authority, as Host
+    assert not {"knative-serving-revision", "knative-serving-namespace", "k-original-host", "k-proxy-request"} & set(names)
+    assert names["x-forwarded-for"] == "127.0.0.1, 127.0.0.1" and names["x-forwarded-proto"] == "http"
     rc, out = await run("curl", "-sS", "--http2-prior-knowledge", "-H", "Host: nowhere.example.com", "-w", " %{http_code}", f"{router.url}/")
     assert rc == 0 and out.endswith(" 404") and "no route for host nowhere.example.com" in out, out
     rc, out = await run("h2load", "-n", "600", "-c", "3", "-m", "10", "-H", f":authority: {HOST}", f"{router.url}/")

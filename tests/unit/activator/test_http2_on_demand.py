@@ -37,3 +37,24 @@ loop.close()
 def test_the_http2_protocol_is_loaded_at_the_first_http2_connection():
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60)
     assert out.stdout.splitlines() == ["[]", "[]", "H2ServerConnection True"], out.stdout + out.stderr
+
+
+def test_a_pods_h2c_pool_is_made_at_its_first_http2_stream_and_closed_with_it():
+    from dataplane.activator.state import ActivatorState, close_pools
+    from dataplane.activator.throttler import PodTracker, QueueLimits
+    from tests.unit.engine.fakes import FakeLoop
+
+    closed = []
+
+    class Pool:
+        def close(self):
+            closed.append("http1")
+
+    state = ActivatorState(FakeLoop(), QueueLimits(), probe_interval=1.0, probe_timeout=1.0)
+    pod = PodTracker("hello-00001-pod", "10.0.0.9:8012", Pool())
+    assert pod.h2_pool is None  # HTTP/1.1 only so far
+    pool = state.h2_pool(pod)
+    assert (pool.host, pool.port) == ("10.0.0.9", 8012) and state.h2_pool(pod) is pool  # one per pod, kept
+    pool.close = lambda: closed.append("h2c")
+    close_pools(pod)
+    assert closed == ["http1", "h2c"]
