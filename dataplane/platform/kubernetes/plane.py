@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from dataplane.api import keys, serving_port
+from dataplane.api.containers import H2C
 from dataplane.platform.kubernetes import resources as r
 from dataplane.platform.kubernetes.certs import WebhookCertificates
 from dataplane.platform.kubernetes.client import KubeClient
@@ -137,6 +139,13 @@ class ControllerPlane:
         """Whether ``revision``'s traffic must pass the activator: not Serve, or no ready endpoint to serve it."""
         return self.runtime.mode(namespace, revision) != SERVE or self.directory.ready_endpoints(namespace, revision) == 0
 
+    def speaks_h2c(self, namespace: str, revision: str) -> bool:
+        """Whether ``revision``'s port is named h2c (its traffic through the activator then goes as HTTP/2)."""
+        for rev in self.store.peek(keys.REVISION, namespace):
+            if rev["metadata"]["name"] == revision:
+                return serving_port(rev.get("spec")).protocol == H2C
+        return False
+
     async def _serve_http(self) -> None:
         self.runner = web.AppRunner(ControllerApi(self).app(), access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()
@@ -193,6 +202,7 @@ class ControllerPlane:
             lambda: platform.current.gateway,
             ObjectRef(ns, s.activator_service),
             self.through_activator,
+            self.speaks_h2c,
             **s.informer_options,
         )
         self.writer.start()

@@ -24,7 +24,8 @@ _COMPARED = ("labels", "ownerReferences")
 
 
 class RouteWriter:
-    """Keeps each Route's HTTPRoutes as its status says; ``through_activator(ns, revision)`` picks backends."""
+    """Keeps each Route's HTTPRoutes as its status says; ``through_activator(ns, revision)`` picks backends,
+    ``h2c(ns, revision)`` (the revision's port is named h2c) the activator's port for it."""
 
     def __init__(
         self,
@@ -32,12 +33,14 @@ class RouteWriter:
         gateway: Callable[[], ObjectRef],
         activator: ObjectRef,
         through_activator: Callable[[str, str], bool],
+        h2c: Callable[[str, str], bool] = lambda ns, revision: False,
         **informer_options,
     ):
         self.client = client
         self.gateway = gateway
         self.activator = activator
         self.through_activator = through_activator
+        self.h2c = h2c
         self.httproutes = Informer(client, r.HTTP_ROUTE, label_selector=keys.ROUTE_LABEL, **informer_options)
         self.grants = Informer(client, r.REFERENCE_GRANT, activator.namespace, label_selector=GRANT_LABEL, **informer_options)
         self.tasks: list[asyncio.Task] = []
@@ -66,7 +69,10 @@ class RouteWriter:
         meta = route["metadata"]
         ns, name = meta["namespace"], meta["name"]
         wanted = [
-            make_httproute(route, split, self.gateway(), self.activator, lambda rev: self.through_activator(ns, rev))
+            make_httproute(
+                route, split, self.gateway(), self.activator,
+                lambda rev: self.through_activator(ns, rev), lambda rev: self.h2c(ns, rev),
+            )  # fmt: skip
             for split in splits
         ]
         if ns != self.activator.namespace and self.grants.get(self.activator.namespace, reference_grant_name(ns)) is None:
