@@ -17,6 +17,11 @@ is reached over plain HTTP; behind the Gateway, the Gateway's value) and appends
 to ``X-Forwarded-For`` and ``Forwarded``. It then waits in that revision's throttler until
 a pod has room, and goes to that pod's queue-proxy with Knative's activator
 headers, plus ``X-Activator-Wait-Ms``: how long it waited for capacity.
+
+An HTTP/2 stream (``dataplane.http.h2stream``) is such a request: ``:authority`` is
+its Host, it waits and is counted alike, and goes to the pod it was given over h2c
+(the pod's own pool, see ``ActivatorState.h2_pool``), so calls on one client
+connection spread over the pods; an HTTP/1.1 request goes as HTTP/1.1.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from bisect import bisect_left
 from dataplane.activator.throttler import QUEUED, REJECTED, PodTracker, RevisionThrottler
 from dataplane.http.engine import collect, request_head, with_request_id
 from dataplane.http.forwarded import forwarded_hop
+from dataplane.http.h2heads import h2_request_head
 from dataplane.http.internal import INTERNAL
 from dataplane.http.requestid import RequestIds, ensure_request_id
 from dataplane.http.server import ConnectionSet
@@ -105,10 +111,11 @@ class Target:
 class Ticket:
     """One request's place with a revision: queued, then holding a pod slot."""
 
-    __slots__ = ("policy", "conn", "throttler", "stats", "pod", "since", "retries", "bytes", "bucket", "waited")
+    __slots__ = ("policy", "conn", "throttler", "stats", "pod", "since", "retries", "bytes", "bucket", "waited", "h2")
 
-    def __init__(self, policy, conn, throttler: RevisionThrottler, stats: RevisionStats, since: float, nbytes: int):
+    def __init__(self, policy, conn, throttler: RevisionThrottler, stats: RevisionStats, since: float, nbytes: int, h2: bool):
         self.policy = policy
+        self.h2 = h2  # an HTTP/2 stream: it goes to the pod over h2c
         self.conn = conn
         self.throttler = throttler
         self.stats = stats
@@ -179,13 +186,17 @@ class ActivatorPolicy:
                 return
         self.reporter.request_in(target.key)
         conn.set_timeouts(target.timeout, target.response_start_timeout, target.idle_timeout)
-        conn.upstream_head = request_head(head, self._rewrites(conn, found), head.upgrade, b"activator")
+        h2 = head.version == 20
+        if h2:
+            conn.upstream_head = h2_request_head(head, self._rewrites(conn, found), b"activator")
+        else:
+            conn.upstream_head = request_head(head, self._rewrites(conn, found), head.upgrade, b"activator")
         now = self.loop.time()
         nbytes = head.content_length
         if nbytes < 0:
             nbytes = 0
         throttler = target.throttler
-        ticket = Ticket(self, conn, throttler, target.stats, now, nbytes)
+        ticket = Ticket(self, conn, throttler, target.stats, now, nbytes, h2)
         conn.slot = ticket
         if target.failure is not None and not throttler.ready:
             # no pod can serve it and none is coming soon: say so now, not at the timeout
@@ -202,7 +213,7 @@ class ActivatorPolicy:
             ticket.bucket = 0
             target.stats.wait_counts[0] += 1
             conn.response_extra = NO_WAIT
-            conn.forward(outcome.pool, conn.upstream_head)
+            conn.forward(self.state.h2_pool(outcome) if h2 else outcome.pool, conn.upstream_head)
 
     def on_admitted(self, conn) -> None:  # the engine's breaker hook; throttlers call Ticket.admitted_to
         pass
@@ -276,7 +287,7 @@ class ActivatorPolicy:
         stats.wait_counts[ticket.bucket] += 1
         stats.wait_sum += waited
         conn.response_extra = [(WAIT_HEADER, b"%d" % int(waited * 1000))]
-        conn.forward(pod.pool, conn.upstream_head)
+        conn.forward(self.state.h2_pool(pod) if ticket.h2 else pod.pool, conn.upstream_head)
 
     def _rewrites(self, conn, found: dict) -> dict:
         """The header changes on the way to the pod."""

@@ -35,12 +35,13 @@ class QueueLimits:
 class PodTracker:
     """One pod of a revision, as the activator sees it."""
 
-    __slots__ = ("address", "name", "pool", "in_flight", "ready", "probing", "slots")
+    __slots__ = ("address", "name", "pool", "h2_pool", "in_flight", "ready", "probing", "slots")
 
-    def __init__(self, name: str, address: str, pool) -> None:
+    def __init__(self, name: str, address: str, pool, h2_pool=None) -> None:
         self.name = name
         self.address = address
-        self.pool = pool
+        self.pool = pool  # HTTP/1.1 connections to its queue-proxy
+        self.h2_pool = h2_pool  # h2c connections to it, made at its first HTTP/2 stream
         self.in_flight = 0
         self.ready = False  # passed a queue-proxy probe
         self.probing = False

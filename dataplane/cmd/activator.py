@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib.util
 import logging
 import os
@@ -22,7 +23,7 @@ from dataplane.dialects import DEFAULT_DIALECT, choose_dialect
 from dataplane.directory import DirectoryError, parse_snapshot
 from dataplane.http.engine import EngineConfig
 from dataplane.http.endpoints import LocalEndpoints
-from dataplane.http.server import listen
+from dataplane.http.server import http2_on_demand, listen
 from dataplane.tracingconfig import ENDPOINT_KEY, ENV_NAMES, PROTOCOL_KEY, RATE_KEY, TracingConfig, parse_tracing
 
 
@@ -225,7 +226,10 @@ class Activator:
         events = ActivatorEvents()
         state.on_cold_start = events.cold_start
         metrics = LocalEndpoints({b"/metrics": lambda conn, head: _scrape(conn, policy, events, s)})
-        server = await listen(loop, policy, s.bind, s.port, EngineConfig(max_headers=s.max_headers))
+        engine = EngineConfig(max_headers=s.max_headers)
+        # HTTP/2 with prior knowledge (gRPC, h2c clients) beside HTTP/1.1, told apart by the preface
+        engine = dataclasses.replace(engine, http2=http2_on_demand(loop, policy, engine))
+        server = await listen(loop, policy, s.bind, s.port, engine)
         metrics_server = await listen(loop, metrics, s.bind, s.metrics_port)
         loop.add_signal_handler(signal.SIGTERM, self.stop.set)
         loop.add_signal_handler(signal.SIGINT, self.stop.set)

@@ -292,7 +292,14 @@ class Session:
             self._header_decoder_limit()
             handler.on_settings_acked()
         elif cls is ConnectionTerminated:
-            handler.on_goaway(event.error_code, event.last_stream_id or 0)
+            last = event.last_stream_id or 0
+            handler.on_goaway(event.error_code, last)
+            if self.client:
+                # streams past the server's last one were never seen by it (RFC 9113 §6.8): refused,
+                # as libnghttp2 closes them, so their requests may go elsewhere
+                for sid in sorted(s for s in self._live if s > last):
+                    self._forget(sid)
+                    handler.on_reset(sid, REFUSED_STREAM)
 
     def _on_head(self, sid: int, headers: list) -> None:
         lim = self.limits

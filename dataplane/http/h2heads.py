@@ -39,7 +39,7 @@ _PLAIN = frozenset(range(0x20, 0x7F)) - {0x25}
 class H2Head:
     """An HTTP/2 request head, as the policy sees a request head."""
 
-    __slots__ = ("method", "target", "scheme", "authority", "headers", "grpc", "grpc_timeout", "end_stream")
+    __slots__ = ("method", "target", "scheme", "authority", "headers", "grpc", "grpc_timeout", "end_stream", "content_length")
 
     version = 20
     upgrade = False
@@ -55,6 +55,7 @@ class H2Head:
         self.grpc = False
         self.grpc_timeout = 0.0  # seconds; 0 = none
         self.end_stream = False  # the request has no body
+        self.content_length = -1  # as the head of an HTTP/1.1 request: -1 when not given
 
 
 def parse_request(headers: list) -> H2Head:
@@ -64,6 +65,7 @@ def parse_request(headers: list) -> H2Head:
     regular = []
     grpc = False
     timeout = 0.0
+    length = -1
     for name, value in headers:
         if name[:1] == b":":
             if name == b":method":
@@ -79,6 +81,9 @@ def parse_request(headers: list) -> H2Head:
             grpc = True
         elif name == b"grpc-timeout":
             timeout = grpc_timeout(value)
+        elif name == b"content-length" and value.isdigit() and len(value) < 19:
+            # both sessions hold the body to it (RFC 9113 §8.1.1); a policy bounds what waits by it
+            length = int(value)
         elif name == b"host":
             if authority is None:
                 authority = value
@@ -89,6 +94,7 @@ def parse_request(headers: list) -> H2Head:
     head = H2Head(method, target or b"*", scheme, authority, regular)
     head.grpc = grpc
     head.grpc_timeout = timeout
+    head.content_length = length
     return head
 
 

@@ -62,6 +62,7 @@ class H2Stream:
         self.req_ended = False
         self.req_trailers = None
         self.req_sent_end = False
+        self.body_passed = False  # request body went upstream: the request cannot be sent again
         # response, held until the client's window takes it
         self.resp_head = None  # a head not sent yet
         self.resp_chunks: deque = deque()
@@ -102,6 +103,8 @@ class H2Stream:
         """Send the request on to ``pool``'s server with the header list ``upstream_head``."""
         self.target = pool
         self.upstream_head = upstream_head
+        # sent again after a retryable error (nothing of the body had left): its end goes again too
+        self.req_sent_end = False
         if hasattr(pool, "open_stream"):
             pool.open_stream(self)
         else:
@@ -195,6 +198,7 @@ class H2Stream:
             else:
                 up.write(usid, b"", True)
         if passed:
+            self.body_passed = True
             self.conn.session.consumed(self.sid, passed)
             self.conn.want_flush()
 
@@ -229,7 +233,9 @@ class H2Stream:
         if self.responded:
             self._reset(code if code != NO_ERROR else CANCEL)
             return
-        retryable = code == REFUSED_STREAM and not self.resp_chunks
+        # refused before the app saw it (RFC 9113 §8.7): another upstream may take it, if the head
+        # and whatever body is still held here are the whole request
+        retryable = code == REFUSED_STREAM and self.resp_head is None and not self.resp_chunks and not self.body_passed
         self.policy.on_upstream_error(self, f"upstream reset the stream (HTTP/2 error {code})", retryable)
 
     def upstream_lost(self, reason: str) -> None:

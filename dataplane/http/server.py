@@ -49,6 +49,23 @@ class ConnectionSet:
         await self._empty.wait()
 
 
+def http2_on_demand(loop: asyncio.AbstractEventLoop, policy, config: EngineConfig):
+    """What ``EngineConfig.http2`` takes, loading the HTTP/2 protocol (``h2downstream``) at the first
+    connection that opens with the preface: a process only ever spoken to in HTTP/1.1 never carries
+    the session (about 1.3 MB resident)."""
+    handler = None
+
+    def take_over(transport: asyncio.Transport, data: bytes) -> None:
+        nonlocal handler
+        if handler is None:
+            from dataplane.http.h2downstream import http2_handler
+
+            handler = http2_handler(loop, policy, config)
+        handler(transport, data)
+
+    return take_over
+
+
 async def listen(
     loop: asyncio.AbstractEventLoop,
     policy,

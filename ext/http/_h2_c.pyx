@@ -90,6 +90,7 @@ cdef extern from "nghttp2/nghttp2.h":
     ctypedef int (*nghttp2_on_data_chunk_recv_callback)(
         nghttp2_session *, uint8_t, int32_t, const uint8_t *, size_t, void *)
     ctypedef int (*nghttp2_on_stream_close_callback)(nghttp2_session *, int32_t, uint32_t, void *)
+    ctypedef int (*nghttp2_on_frame_not_send_callback)(nghttp2_session *, const nghttp2_frame *, int, void *)
 
     enum:
         NGHTTP2_DATA = 0
@@ -133,6 +134,8 @@ cdef extern from "nghttp2/nghttp2.h":
         nghttp2_session_callbacks *, nghttp2_on_data_chunk_recv_callback)
     void nghttp2_session_callbacks_set_on_stream_close_callback(
         nghttp2_session_callbacks *, nghttp2_on_stream_close_callback)
+    void nghttp2_session_callbacks_set_on_frame_not_send_callback(
+        nghttp2_session_callbacks *, nghttp2_on_frame_not_send_callback)
 
     int nghttp2_option_new(nghttp2_option **)
     void nghttp2_option_del(nghttp2_option *)
@@ -213,7 +216,7 @@ cdef class Session:
     cdef int _fatal_code
     cdef bytes _tail
     cdef dict _flags, _out
-    cdef list _cur
+    cdef list _cur, _resets
     cdef int64_t _cur_size, _block, _pending
     cdef int _cont, _pending_streams
     cdef bint _cur_over
@@ -226,6 +229,7 @@ cdef class Session:
         self.limits = limits or _DEFAULT_LIMITS
         self._flags = {}
         self._out = {}
+        self._resets = []
         self._tail = b""
         self._budget = None if client else ResetBudget(self.limits.reset_burst, self.limits.reset_rate, clock)
         if nghttp2_option_new(&opt) != 0:
@@ -455,6 +459,13 @@ cdef class Session:
             return self._stash(exc)
         return 0
 
+    cdef int _frame_not_send(self, const nghttp2_frame *frame) noexcept:
+        # a request whose HEADERS could not go (a GOAWAY came first): libnghttp2 drops it without a
+        # stream close, as the stream was never opened; refused, as the h2 twin reports it
+        if frame.hd.type != NGHTTP2_HEADERS or frame.headers.cat != NGHTTP2_HCAT_REQUEST:
+            return 0
+        return self._stream_close(frame.hd.stream_id, REFUSED_STREAM)
+
     cdef int _stream_close(self, int32_t sid, uint32_t code) noexcept:
         flags = self._flags.pop(sid, None)
         out = self._out.pop(sid, None)
@@ -508,6 +519,16 @@ cdef class Session:
                 if n <= 0:
                     break
                 chunks.append(PyBytes_FromStringAndSize(<char *>p, n))
+            if self._resets:
+                # after what was queued before them (see reset_stream)
+                resets, self._resets = self._resets, []
+                for sid, code in resets:
+                    nghttp2_submit_rst_stream(self._s, NGHTTP2_FLAG_NONE, <int32_t>sid, <uint32_t>code)
+                while True:
+                    n = nghttp2_session_mem_send(self._s, &p)
+                    if n <= 0:
+                        break
+                    chunks.append(PyBytes_FromStringAndSize(<char *>p, n))
         if self._tail:
             chunks.append(self._tail)
             self._tail = b""
@@ -651,7 +672,11 @@ cdef class Session:
         if flags is None:
             return
         self._flags[stream_id] = <int>flags | LOCAL_RESET
-        nghttp2_submit_rst_stream(self._s, NGHTTP2_FLAG_NONE, stream_id, error_code)
+        # submitted at the next data_to_send, after the frames queued before it: libnghttp2 drops a
+        # stream's unsent HEADERS and DATA once its RST_STREAM is queued, so a complete response
+        # followed by NO_ERROR (RFC 9113 §8.1: the client may stop sending) would never leave;
+        # h2 (the twin) writes each frame as it is sent, so there the order holds already
+        self._resets.append((stream_id, error_code))
 
     def consumed(self, int32_t stream_id, size_t n):
         """The handler took ``n`` bytes of the stream's data: the peer may send as many more."""
@@ -718,6 +743,9 @@ cdef int _data_chunk_cb(nghttp2_session *s, uint8_t flags, int32_t sid, const ui
 cdef int _stream_close_cb(nghttp2_session *s, int32_t sid, uint32_t code, void *ud) noexcept:
     return (<Session>ud)._stream_close(sid, code)
 
+cdef int _frame_not_send_cb(nghttp2_session *s, const nghttp2_frame *frame, int error, void *ud) noexcept:
+    return (<Session>ud)._frame_not_send(frame)
+
 cdef ssize_t _read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length, uint32_t *data_flags,
                       nghttp2_data_source *source, void *ud) noexcept:
     return (<Session>ud)._read(sid, buf, length, data_flags)
@@ -732,3 +760,4 @@ nghttp2_session_callbacks_set_on_frame_recv_callback(_callbacks, _frame_recv_cb)
 nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(_callbacks, _invalid_frame_cb)
 nghttp2_session_callbacks_set_on_data_chunk_recv_callback(_callbacks, _data_chunk_cb)
 nghttp2_session_callbacks_set_on_stream_close_callback(_callbacks, _stream_close_cb)
+nghttp2_session_callbacks_set_on_frame_not_send_callback(_callbacks, _frame_not_send_cb)

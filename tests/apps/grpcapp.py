@@ -9,6 +9,7 @@ Service ``test.Echo``, raw bytes in and out (no protobuf):
   Stats          ``max=<most at once>;order=<ids, comma-separated>``
   SetHealth      ``SERVICE=STATUS`` (e.g. ``=SERVING``, ``test.Echo=NOT_SERVING``) sets what grpcio's
                  health servicer (``grpc.health.v1.Health``) answers for SERVICE
+  Where          this app's port (a request ``MS`` sleeps MS ms first): which pod answered
 
 HEALTH (default ``SERVING``) is the status of the server ("") and of ``test.Echo`` at start.
 """
@@ -74,6 +75,12 @@ def set_health(request: bytes, context) -> bytes:
     return request
 
 
+def where(request: bytes, context) -> bytes:
+    if request:
+        time.sleep(int(request) / 1000)
+    return sys.argv[1].encode()
+
+
 def main() -> None:
     port = int(sys.argv[1])
     initial = health_pb2.HealthCheckResponse.ServingStatus.Value(sys.argv[2] if len(sys.argv) > 2 else "SERVING")
@@ -94,6 +101,7 @@ def main() -> None:
                     "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
                     "Stats": grpc.unary_unary_rpc_method_handler(stats),
                     "SetHealth": grpc.unary_unary_rpc_method_handler(set_health),
+                    "Where": grpc.unary_unary_rpc_method_handler(where),
                 },
             ),
         )

@@ -311,3 +311,33 @@ async def test_a_service_that_got_past_admission_is_ready_false_with_the_local_a
 
 def ready_reason(obj: dict) -> str | None:
     return next((c.get("reason") for c in obj["status"]["conditions"] if c["type"] == "Ready"), None)
+
+
+GREETER = {
+    "apiVersion": "serving.knative.dev/v1",
+    "kind": "Service",
+    "metadata": {"name": "greeter", "namespace": NS},
+    "spec": {"template": {"spec": {"containers": [{"image": "greeter", "ports": [{"name": "h2c", "containerPort": 50051}]}]}}},
+}
+
+
+async def test_an_h2c_service_is_reached_over_http2_through_the_activator_and_straight(fake, kube, plane):
+    await kube.request("POST", r.SERVICE.path(NS), body=admit(GREETER))
+    deployment = await eventually(lambda: fake.get(r.DEPLOYMENT, NS, "greeter-00001-deployment"))
+    queue = deployment["spec"]["template"]["spec"]["containers"][1]
+    assert {"name": "USER_PROTOCOL", "value": "h2c"} in queue["env"]
+    private = await eventually(lambda: fake.get(r.KUBE_SERVICE, NS, "greeter-00001-private"))
+    assert private["spec"]["ports"][0]["appProtocol"] == "kubernetes.io/h2c"
+    revision_serving(fake, NS, "greeter-00001", "greeter-00001-deployment-a1", "10.1.0.9")
+    host = "greeter.default.example.com"
+
+    def backend_ports():
+        route = fake.get(r.HTTP_ROUTE, NS, host)
+        return [(b["name"], b["port"]) for b in route["spec"]["rules"][0]["backendRefs"]] if route else []
+
+    # through the activator on its h2c port (the Gateway speaks HTTP/2 there), then straight to the pods
+    assert await eventually(lambda: backend_ports() == [("activator-service", 81)])
+    decision = {"namespace": NS, "name": "greeter-00001", "mode": "Serve", "replicas": 1, "desired": 1}
+    assert await post(plane.port, "/scale", decision) == 200
+    assert await eventually(lambda: backend_ports() == [("greeter-00001-private", 80)])
+    assert plane.speaks_h2c(NS, "greeter-00001") and not plane.speaks_h2c(NS, "nowhere-00001")

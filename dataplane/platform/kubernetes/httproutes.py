@@ -28,6 +28,10 @@ REVISION_HEADER = "Knative-Serving-Revision"
 NAMESPACE_HEADER = "Knative-Serving-Namespace"
 ROUTE_NAMESPACE_LABEL = f"{keys.GROUP}/routeNamespace"
 GRANT_LABEL = "dataplane.dev/grant-for"
+# activator-service's ports (deploy/activator.yaml): both reach its one listener, which tells HTTP/2 by its
+# preface; 81 is marked appProtocol kubernetes.io/h2c so a Gateway speaks HTTP/2 to it (Knative: 81 → 8013)
+ACTIVATOR_PORT = 80
+ACTIVATOR_H2C_PORT = 81
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,10 @@ def _host(url: str) -> str:
     return url.split("://", 1)[-1].split("/", 1)[0]
 
 
-def backend_ref(namespace: str, revision: str, weight: int, activator: ObjectRef | None) -> dict:
-    """The backend for ``revision``: its private Service, or (``activator`` given) the activator naming it in headers."""
+def backend_ref(namespace: str, revision: str, weight: int, activator: ObjectRef | None, h2c: bool = False) -> dict:
+    """The backend for ``revision``: its private Service, or (``activator`` given) the activator naming it in
+    headers, on the activator's h2c port when the revision's port is named h2c (``appProtocol`` tells the
+    Gateway to speak HTTP/2 there, so gRPC keeps its trailers; the private Service's port says so itself)."""
     if activator is None:
         return {"group": "", "kind": "Service", "name": private_service_name(revision), "port": 80, "weight": weight}
     headers = [{"name": REVISION_HEADER, "value": revision}, {"name": NAMESPACE_HEADER, "value": namespace}]
@@ -117,19 +123,28 @@ def backend_ref(namespace: str, revision: str, weight: int, activator: ObjectRef
         "kind": "Service",
         "name": activator.name,
         "namespace": activator.namespace,
-        "port": 80,
+        "port": ACTIVATOR_H2C_PORT if h2c else ACTIVATOR_PORT,
         "weight": weight,
         "filters": [{"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": headers}}],
     }
 
 
 def make_httproute(
-    route: Mapping, split: HostSplit, gateway: ObjectRef, activator: ObjectRef, through_activator: Callable[[str], bool]
+    route: Mapping,
+    split: HostSplit,
+    gateway: ObjectRef,
+    activator: ObjectRef,
+    through_activator: Callable[[str], bool],
+    h2c: Callable[[str], bool] = lambda revision: False,
 ) -> dict:
-    """The HTTPRoute for one hostname of ``route``; ``through_activator(revision)`` picks each backend."""
+    """The HTTPRoute for one hostname of ``route``; ``through_activator(revision)`` picks each backend,
+    ``h2c(revision)`` the activator's port for it."""
     meta = route["metadata"]
     ns = meta["namespace"]
-    backends = [backend_ref(ns, rev, weight, activator if through_activator(rev) else None) for rev, weight in split.splits]
+    backends = [
+        backend_ref(ns, rev, weight, activator, h2c(rev)) if through_activator(rev) else backend_ref(ns, rev, weight, None)
+        for rev, weight in split.splits
+    ]
     labels = {keys.ROUTE_LABEL: meta["name"], ROUTE_NAMESPACE_LABEL: ns}
     if split.tag:
         labels[f"{keys.GROUP}/tag"] = split.tag

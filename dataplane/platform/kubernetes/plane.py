@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from dataplane.api import keys, serving_port
+from dataplane.api.containers import H2C
 from dataplane.controller.activation import through_activator
 from dataplane.platform.kubernetes import resources as r
 from dataplane.platform.kubernetes.certs import WebhookCertificates
@@ -187,6 +189,13 @@ class ControllerPlane:
             if not self.recheck_again:
                 return
 
+    def speaks_h2c(self, namespace: str, revision: str) -> bool:
+        """Whether ``revision``'s port is named h2c (its traffic through the activator then goes as HTTP/2)."""
+        for rev in self.store.peek(keys.REVISION, namespace):
+            if rev["metadata"]["name"] == revision:
+                return serving_port(rev.get("spec")).protocol == H2C
+        return False
+
     async def _serve_http(self) -> None:
         self.runner = web.AppRunner(ControllerApi(self).app(), access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()
@@ -244,6 +253,7 @@ class ControllerPlane:
             self.activator,
             self.through_activator,
             self.httproutes,
+            self.speaks_h2c,
             **s.informer_options,
         )
         self.writer.start()

@@ -37,7 +37,8 @@ def httproute_informer(client: KubeClient, **informer_options) -> Informer:
 
 
 class RouteWriter:
-    """Keeps each Route's HTTPRoutes as its status says; ``through_activator(ns, revision)`` picks backends.
+    """Keeps each Route's HTTPRoutes as its status says; ``through_activator(ns, revision)`` picks backends,
+    ``h2c(ns, revision)`` (the revision's port is named h2c) the activator's port for it.
 
     ``httproutes`` is an informer of ``httproute_informer``'s, run by its owner
     (started here when none is given).
@@ -50,6 +51,7 @@ class RouteWriter:
         activator: ObjectRef,
         through_activator: Callable[[str, str], bool],
         httproutes: Informer | None = None,
+        h2c: Callable[[str, str], bool] = lambda ns, revision: False,
         **informer_options,
     ):
         self.client = client
@@ -58,6 +60,7 @@ class RouteWriter:
         self.through_activator = through_activator
         self.own_httproutes = httproutes is None
         self.httproutes = httproutes if httproutes is not None else httproute_informer(client, **informer_options)
+        self.h2c = h2c
         self.grants = Informer(client, r.REFERENCE_GRANT, activator.namespace, label_selector=GRANT_LABEL, **informer_options)
         self.gateways = Informer(client, r.GATEWAY, **informer_options)
         self.placeholders = Informer(client, r.KUBE_SERVICE, label_selector=keys.ROUTE_LABEL, **informer_options)
@@ -142,8 +145,10 @@ class RouteWriter:
         ns, name = meta["namespace"], meta["name"]
         network = self.network()
         wanted = [
-            make_httproute(route, split, network.local_gateway if split.local else network.gateway, self.activator,
-                           lambda rev: self.through_activator(ns, rev))
+            make_httproute(
+                route, split, network.local_gateway if split.local else network.gateway, self.activator,
+                lambda rev: self.through_activator(ns, rev), lambda rev: self.h2c(ns, rev),
+            )  # fmt: skip
             for split in splits
         ]  # fmt: skip
         if ns != self.activator.namespace and self.grants.get(self.activator.namespace, reference_grant_name(ns)) is None:

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dataplane import __version__
-from dataplane.api import keys
+from dataplane.api import keys, serving_port
+from dataplane.api.containers import H2C
 from dataplane.api.config import ConfigError
 from dataplane.api.durations import parse_duration_seconds
 from dataplane.dialects import DEFAULT_DIALECT
@@ -24,6 +25,9 @@ from dataplane.tracingconfig import TracingConfig
 DEPLOYMENT_CONFIGMAP = "config-deployment"
 QUEUE_CONTAINER = "queue-proxy"
 QUEUE_PORT = 8012
+# Knative's serving port for revisions whose port is named h2c; ours serves HTTP/2 on 8012 as well
+# (told apart by the preface), so the directory, the probes and the private Service keep 8012
+QUEUE_H2C_PORT = 8013
 ADMIN_PORT = 8022
 STATS_PORT = 9090
 METRICS_PORT = 9091
@@ -161,6 +165,10 @@ def queue_container(revision: Mapping, readiness: Mapping | None, user_port: int
     env.extend({"name": name, "value": value} for name, value in cfg.tracing.env().items())
     if cfg.queue_log_level:
         env.append({"name": "LOG_LEVEL", "value": cfg.queue_log_level})
+    h2c = serving_port(spec).protocol == H2C
+    if h2c:
+        # the app speaks HTTP/2 without TLS: HTTP/2 streams go to it as h2c, on 8013 too as Knative serves them
+        env += [{"name": "USER_PROTOCOL", "value": H2C}, {"name": "QUEUE_SERVING_H2C_PORT", "value": str(QUEUE_H2C_PORT)}]
     probe = probe_for_queue(readiness, user_port)
     if probe is not None:
         env.append({"name": "SERVING_READINESS_PROBE", "value": json.dumps(probe, separators=(",", ":"), sort_keys=True)})
@@ -178,6 +186,8 @@ def queue_container(revision: Mapping, readiness: Mapping | None, user_port: int
         "readinessProbe": kubelet_probe(readiness),
         "securityContext": copy.deepcopy(SECURITY_CONTEXT),
     }
+    if h2c:
+        container["ports"].insert(1, {"name": "queue-h2c", "containerPort": QUEUE_H2C_PORT, "protocol": "TCP"})
     resources = queue_resources(meta.get("annotations") or {}, cfg)
     if resources:
         container["resources"] = resources

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from dataplane.api import child_name, keys, owner_reference, serving_container_index, serving_port
 from dataplane.api.annotations import progress_deadline
+from dataplane.api.containers import H2C
 from dataplane.platform.kubernetes.sidecar import (
     ADMIN_PORT,
     METRICS_PORT,
@@ -167,6 +168,10 @@ def make_private_service(revision: Mapping) -> dict:
     meta = revision["metadata"]
     labels = workload_labels(revision)
     labels[SERVICE_TYPE_LABEL] = "Private"
+    http = {"name": "http", "port": 80, "targetPort": QUEUE_PORT, "protocol": "TCP"}
+    if serving_port(revision.get("spec")).protocol == H2C:
+        # Gateway API's mark for a backend spoken to in HTTP/2 without TLS: gRPC keeps its trailers
+        http["appProtocol"] = "kubernetes.io/h2c"
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -180,7 +185,7 @@ def make_private_service(revision: Mapping) -> dict:
             "type": "ClusterIP",
             "selector": {keys.REVISION_LABEL: meta["name"]},
             "ports": [
-                {"name": "http", "port": 80, "targetPort": QUEUE_PORT, "protocol": "TCP"},
+                http,
                 {"name": "http-autometric", "port": STATS_PORT, "targetPort": STATS_PORT, "protocol": "TCP"},
                 {"name": "http-usermetric", "port": METRICS_PORT, "targetPort": METRICS_PORT, "protocol": "TCP"},
             ],

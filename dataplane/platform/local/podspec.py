@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from dataplane.api import keys, serving_container_index
+from dataplane.api import keys, serving_container_index, serving_port
 
 WORKING_DIR_ANNOTATION = "local.dataplane.dev/working-dir"
 
@@ -38,6 +38,8 @@ class PodTemplate:
     sidecar_env: dict[str, str] = field(default_factory=dict, compare=False)
     """Platform settings for every queue-proxy (``METRICS_DIALECT``, ``LOG_LEVEL``): the runtime's live mapping,
     read when a pod starts, so a ``config-observability`` change reaches the next pods without a new ReplicaSet."""
+    protocol: str = "http1"
+    """How the app's port speaks: ``h2c`` when it is named so, else ``http1`` (the queue-proxy's USER_PROTOCOL)."""
 
     @property
     def hash(self) -> str:
@@ -64,6 +66,7 @@ class PodTemplate:
             QUEUE_METRICS_PORT=str(ports["metrics"]),
             QUEUE_BIND_ADDRESS="127.0.0.1",
             USER_PORT=str(ports["user"]),
+            USER_PROTOCOL=self.protocol,
             REVISION_TIMEOUT_SECONDS=str(self.timeout),
             REVISION_RESPONSE_START_TIMEOUT_SECONDS=str(self.response_start_timeout),
             REVISION_IDLE_TIMEOUT_SECONDS=str(self.idle_timeout),
@@ -135,6 +138,7 @@ def template_for(revision: dict, home_dir: str, sidecar_env: dict[str, str] | No
         response_start_timeout=int(spec.get("responseStartTimeoutSeconds") or 0),
         idle_timeout=int(spec.get("idleTimeoutSeconds") or 0),
         readiness_probe=container.get("readinessProbe"),
+        protocol=serving_port(spec).protocol,
         labels={
             keys.REVISION_LABEL: meta["name"],
             keys.CONFIGURATION_LABEL: labels.get(keys.CONFIGURATION_LABEL, ""),

@@ -48,6 +48,17 @@ def test_a_plain_service_is_valid():
     assert problems(service()) == []
 
 
+@pytest.mark.parametrize("name", ["", "http1", "h2c"])
+def test_the_port_names_knative_allows_are_valid(name):
+    assert problems(with_(lambda o: c0(o).update(ports=[{"containerPort": 50051, "name": name}]))) == []
+
+
+@pytest.mark.parametrize("name", ["grpc", "H2C", "http2", "h2"])
+def test_other_port_names_are_refused_with_the_field_path(name):
+    assert problems(with_(lambda o: c0(o).update(ports=[{"containerPort": 50051, "name": name}]))) == [
+        f'{C0}.ports[0].name: port name "{name}" is not allowed: must be empty, "http1" or "h2c"']
+
+
 def test_a_container_may_run_a_command_without_an_image():
     assert problems(with_(lambda o: c0(o).update(image=None, command=["node", "index.js"]))) == []
 

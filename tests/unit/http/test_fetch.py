@@ -14,6 +14,7 @@ from dataplane.http.fetch import FetchError, fetch, split_url
 async def raw_server(answer: bytes, close: bool = True):
     """A server that reads one request head, records it and writes ``answer``."""
     seen: list[bytes] = []
+    server = None
 
     async def handle(reader, writer):
         try:
@@ -23,10 +24,11 @@ async def raw_server(answer: bytes, close: bool = True):
             if not close:
                 await reader.read()  # silent until the client leaves
         finally:
-            writer.close()
-            await writer.wait_closed()
+            writer.close()  # else its transport is collected open, a warning in whichever test runs then
+            server.handled.set()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    server.handled = asyncio.Event()
     port = server.sockets[0].getsockname()[1]
     return server, f"http://127.0.0.1:{port}", seen
 
@@ -97,6 +99,7 @@ async def test_a_refused_connection_fails_at_once_and_a_silent_server_times_out(
     async with server:
         with pytest.raises(TimeoutError):
             await fetch(url + "/", timeout=0.2)
+        await asyncio.wait_for(server.handled.wait(), 5)  # the server saw the client leave and closed its side
 
 
 @pytest.mark.parametrize("url", ["https://h/x", "ws://h/x", "h:80/x", "http:///x", "http://h:99999/x"])

@@ -7,7 +7,7 @@ import pytest
 
 from dataplane.http.engine import EngineConfig
 from dataplane.http.h2downstream import H2ServerConnection
-from dataplane.http.h2limits import CANCEL, NO_ERROR
+from dataplane.http.h2limits import CANCEL, NO_ERROR, REFUSED_STREAM
 from tests.twins import load, twin_params
 from tests.unit.engine.fakes import FakeLoop, FakeTransport
 from tests.unit.http.h2rig import Recorder
@@ -262,3 +262,65 @@ def test_drain_sends_goaway_and_closes_once_the_open_stream_is_answered(rig):
     rig.leg.stream.response_end()
     rig.exchange()
     assert rig.named("end") == [("end", sid)] and rig.transport.closed
+
+
+class Retrying(Policy):
+    """Sends a request refused before the app saw it to a second upstream, as the activator does."""
+
+    def __init__(self, leg, spare):
+        super().__init__(leg)
+        self.spare = spare
+        self.errors = []
+
+    def on_upstream_error(self, conn, reason, retryable):
+        self.errors.append(retryable)
+        if retryable:
+            conn.forward(self.spare, list(GET))
+        else:
+            conn.fail(502, reason)
+
+
+@pytest.fixture
+def retrying(rig):
+    rig.spare = Leg()
+    rig.policy = rig.server.policy = Retrying(rig.leg, rig.spare)
+    return rig
+
+
+def test_a_refused_stream_goes_again_whole_with_its_end(retrying):
+    rig = retrying
+    # the head ends the request
+    first = rig.client.send_request(GET, end_stream=True)
+    rig.exchange()
+    rig.leg.stream.upstream_reset(REFUSED_STREAM)
+    rig.exchange()
+    assert rig.policy.errors == [True] and rig.spare.ended and rig.spare.stream.sid == first
+    # trailers end it, in a later read: they go to the new upstream too, or that stream would never end
+    rig.leg.ended = False
+    second = rig.client.send_request(POST)
+    rig.exchange()
+    rig.client.send_trailers(second, [(b"x-check", b"1")])
+    rig.exchange()
+    assert rig.leg.trailers == [(b"x-check", b"1")] and rig.leg.body == b""
+    rig.spare.ended = False
+    rig.leg.stream.upstream_reset(REFUSED_STREAM)
+    rig.exchange()
+    assert rig.policy.errors == [True, True] and rig.spare.stream.sid == second
+    assert rig.spare.ended and rig.spare.trailers == [(b"x-check", b"1")]
+    rig.spare.stream.response_head(200, [(b":status", b"200")])
+    rig.spare.stream.response_end()
+    rig.exchange()
+    assert ("end", second) in rig.named("end")
+
+
+def test_a_refused_stream_whose_body_had_left_is_not_sent_again(retrying):
+    rig = retrying
+    sid = rig.client.send_request(POST)
+    rig.client.send_data(sid, b"part one", end_stream=False)
+    rig.exchange()
+    assert rig.leg.body == b"part one"
+    rig.leg.stream.upstream_reset(REFUSED_STREAM)
+    rig.exchange()
+    # that part is gone from the proxy: sent again it would reach the app cut short
+    assert rig.policy.errors == [False] and rig.spare.stream is None
+    assert dict(rig.named("headers")[-1][2])[b":status"] == b"502"

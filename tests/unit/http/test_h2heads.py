@@ -24,6 +24,13 @@ def test_the_policy_sees_a_head_like_http1s():
     assert (head.method, head.target, head.version, head.upgrade) == (b"POST", b"/svc/Call?x=1", 20, False)
     assert head.headers[0] == (b"host", b"app.example")  # :authority offered as Host
     assert head.grpc and head.grpc_timeout == pytest.approx(0.25)
+    assert head.content_length == -1  # none given, as an HTTP/1.1 head says
+
+
+@pytest.mark.parametrize("value, length", [(b"0", 0), (b"1048576", 1 << 20), (b"1" * 19, -1), (b"+5", -1), (b"1 ", -1)])
+def test_content_length_is_offered_as_http1s(value, length):
+    # what a policy bounds its waiting requests by; the session holds the body to it
+    assert h2heads.parse_request([*REQUEST, (b"content-length", value)]).content_length == length
 
 
 @pytest.mark.parametrize(

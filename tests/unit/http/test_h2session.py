@@ -6,7 +6,7 @@ import pytest
 from hpack import Decoder
 
 from dataplane._twins import extensions_disabled
-from dataplane.http.h2limits import NO_ERROR, PROTOCOL_ERROR, H2Limits
+from dataplane.http.h2limits import NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM, H2Limits
 from tests.twins import load, twin_params
 from tests.unit.http.h2rig import REQUEST, Peer, Recorder, frames, goaway_code, rst_codes, start_server
 
@@ -121,6 +121,22 @@ def test_own_reset_is_not_reported_back(twin):
     assert rst_codes(session.data_to_send()) == {1: 0x8}
     session.receive(peer.data(1, b"late", end_stream=True))
     assert handler.named("reset") == [] and handler.named("data") == []
+
+
+@pytest.mark.parametrize("body", [b"", b"busy"])
+def test_a_complete_response_then_a_reset_goes_out_in_that_order(twin, body):
+    # the server answers before the request ended, then asks the client to stop sending (RFC 9113 §8.1)
+    session, _, peer, _ = start_server(twin)
+    session.receive(peer.headers(1, REQUEST, end_stream=False) + peer.data(1, b"part", end_stream=False))
+    session.data_to_send()
+    session.send_headers(1, [(b":status", b"503")], end_stream=not body)
+    if body:
+        session.send_data(1, body, end_stream=True)
+    session.reset_stream(1, NO_ERROR)
+    out = [f for f in frames(session.data_to_send()) if f.stream_id == 1]
+    assert [type(f).__name__ for f in out] == ["HeadersFrame", *(["DataFrame"] if body else []), "RstStreamFrame"]
+    assert "END_STREAM" in out[-2].flags and out[-1].error_code == NO_ERROR
+    assert b"".join(f.data for f in out if type(f).__name__ == "DataFrame") == body
 
 
 def test_graceful_goaway_lets_open_streams_finish(twin):
@@ -244,3 +260,29 @@ def test_a_client_learns_how_many_streams_the_server_takes(twin):
     other.initiate()
     other.receive(Peer.settings())
     assert other.peer_max_streams == 2**31 - 1
+
+
+@pytest.mark.parametrize("sent", [True, False], ids=["in-flight", "not-written-yet"])
+@pytest.mark.parametrize(("client_name", "server_name"), _cross())
+def test_streams_past_a_goaway_are_refused_to_the_client(client_name, server_name, sent):
+    # a request that crossed the server's GOAWAY (or was still to be written when it came) was never seen
+    # by the server: the client hears REFUSED_STREAM (RFC 9113 §6.8), so a proxy may send it elsewhere
+    # rather than wait for an answer that will never come
+    client, ch, server, sh = pair(load(client_name), load(server_name))
+    pump(client, server)
+    first = client.send_request(REQUEST, end_stream=True)
+    pump(client, server)
+    server.goaway()
+    goaway = server.data_to_send()
+    second = client.send_request(REQUEST, end_stream=True)
+    crossing = client.data_to_send() if sent else b""
+    client.receive(goaway)  # it names the first stream as the last one served
+    assert ch.named("goaway") == [("goaway", NO_ERROR, first)]
+    later = client.data_to_send()  # libnghttp2 drops a HEADERS not written yet only here
+    assert ch.named("reset") == [("reset", second, REFUSED_STREAM)]
+    server.receive(crossing + later)
+    assert [c[1] for c in sh.named("headers")] == [first]
+    server.send_headers(first, [(b":status", b"204")], end_stream=True)
+    pump(client, server)
+    assert ch.named("headers")[-1][1] == first and ("end", first) in ch.calls
+    assert ch.named("reset") == [("reset", second, REFUSED_STREAM)]  # told once

@@ -212,7 +212,9 @@ def test_components_run_locked_down_with_probes_and_real_flags(rendered):
             if d["kind"] == "PodDisruptionBudget" and d["spec"]["selector"]["matchLabels"].items() <= labels.items()
         ]
     activator = next(d for d in rendered if d["kind"] == "Service" and d["metadata"]["name"] == "activator-service")
-    assert [(p["port"], p["targetPort"]) for p in activator["spec"]["ports"]] == [(80, 8012), (9090, 9090)]
+    assert [(p["port"], p["targetPort"], p.get("appProtocol")) for p in activator["spec"]["ports"]] == [
+        (80, 8012, None), (81, 8012, "kubernetes.io/h2c"), (9090, 9090, None),
+    ]  # fmt: skip
     # two activators start, share every revision's capacity by name, and the HPA scales them as Knative's
     assert deployments["activator"]["spec"]["replicas"] == 2
     env = deployments["activator"]["spec"]["template"]["spec"]["containers"][0]["env"]

@@ -119,6 +119,20 @@ def test_httproute_sends_each_revision_to_its_pods_or_the_activator():
     ]
 
 
+def test_an_h2c_revision_through_the_activator_goes_to_its_h2c_port():
+    # port 81 is marked appProtocol kubernetes.io/h2c: the Gateway speaks HTTP/2 there, as gRPC needs
+    split = host_splits(route(SPLIT))[0]
+    obj = make_httproute(route(SPLIT), split, GATEWAY, ACTIVATOR, lambda rev: True, lambda rev: rev == "hello-00002")
+    assert [(b["name"], b["port"]) for b in obj["spec"]["rules"][0]["backendRefs"]] == [
+        ("activator-service", 80), ("activator-service", 81),
+    ]  # fmt: skip
+    # straight to its pods, the private Service's own port says h2c (see the workload's tests)
+    obj = make_httproute(route(SPLIT), split, GATEWAY, ACTIVATOR, lambda rev: False, lambda rev: True)
+    assert [(b["name"], b["port"]) for b in obj["spec"]["rules"][0]["backendRefs"]] == [
+        ("hello-00001-private", 80), ("hello-00002-private", 80),
+    ]  # fmt: skip
+
+
 @pytest.fixture
 async def writer(kube):
     via_activator: set[str] = set()

@@ -193,6 +193,49 @@ def test_queue_proxy_refuses_an_unknown_metrics_dialect():
         from_env({**env, "METRICS_DIALECT": "otel"})
 
 
+H2C_SERVICE = {
+    "apiVersion": "serving.knative.dev/v1",
+    "kind": "Service",
+    "metadata": {"name": "greeter", "namespace": "default"},
+    "spec": {"template": {"spec": {"containers": [{"image": "greeter", "ports": [{"name": "h2c", "containerPort": 50051}]}]}}},
+}
+
+
+def test_an_h2c_port_makes_the_queue_proxy_speak_h2c_to_the_app_and_serve_8013():
+    deployment = make_deployment(revision_of(H2C_SERVICE), 1, DeploymentConfig())
+    kubernetes_validate.validate(deployment, K8S_VERSION, strict=True)
+    user, queue = deployment["spec"]["template"]["spec"]["containers"]
+    assert user["ports"] == [{"name": "user-port", "containerPort": 50051, "protocol": "TCP"}]
+    assert {"name": "PORT", "value": "50051"} in user["env"]
+    assert [(p["name"], p["containerPort"]) for p in queue["ports"]] == [
+        ("queue-port", 8012), ("queue-h2c", 8013), ("queue-admin", 8022), ("http-autometric", 9090), ("http-usermetric", 9091),
+    ]  # fmt: skip
+    env = {e["name"]: e.get("value") for e in queue["env"]}
+    assert (env["USER_PROTOCOL"], env["QUEUE_SERVING_H2C_PORT"], env["QUEUE_SERVING_PORT"], env["USER_PORT"]) == (
+        "h2c", "8013", "8012", "50051")
+    downward = {"metadata.name": "greeter-00001-deployment-abc", "status.podIP": "10.0.0.7"}
+    settings = from_env({e["name"]: e["value"] if "value" in e else downward[e["valueFrom"]["fieldRef"]["fieldPath"]]
+                         for e in queue["env"]})  # fmt: skip
+    assert (settings.user_protocol, settings.serving_port, settings.h2c_serving_port) == ("h2c", 8012, 8013)
+    # Gateways speak h2c to the private Service's port, so gRPC keeps its trailers on the way in
+    ports = make_private_service(revision_of(H2C_SERVICE))["spec"]["ports"]
+    assert ports[0] == {"name": "http", "port": 80, "targetPort": 8012, "protocol": "TCP", "appProtocol": "kubernetes.io/h2c"}
+
+
+@pytest.mark.parametrize("name", [None, "http1"])
+def test_an_http1_port_leaves_the_queue_proxy_on_http1(name):
+    doc = json.loads(json.dumps(H2C_SERVICE))
+    port = doc["spec"]["template"]["spec"]["containers"][0]["ports"][0]
+    if name is None:
+        del port["name"]
+    else:
+        port["name"] = name
+    queue = make_deployment(revision_of(doc), 1, DeploymentConfig())["spec"]["template"]["spec"]["containers"][1]
+    assert {e["name"] for e in queue["env"]}.isdisjoint({"USER_PROTOCOL", "QUEUE_SERVING_H2C_PORT"})
+    assert 8013 not in [p["containerPort"] for p in queue["ports"]]
+    assert "appProtocol" not in make_private_service(revision_of(doc))["spec"]["ports"][0]
+
+
 @pytest.mark.parametrize(
     ("probe", "for_queue"),
     [

@@ -45,6 +45,27 @@ def test_a_command_runs_with_the_runtime_contract_env():
     assert (env["PORT"], env["A"], env["K_REVISION"]) == ("4321", "1", "img-00001")
 
 
+PORTS = {"serving": 40001, "admin": 40002, "stats": 40003, "metrics": 40004, "user": 40005}
+
+
+@pytest.mark.parametrize(("ports", "protocol"), [(None, "http1"), ([{"containerPort": 9000}], "http1"),
+                                                  ([{"name": "http1", "containerPort": 9000}], "http1"),
+                                                  ([{"name": "h2c", "containerPort": 9000}], "h2c")])  # fmt: skip
+def test_the_queue_proxy_speaks_to_the_app_as_its_port_is_named(ports, protocol, monkeypatch):
+    monkeypatch.setenv("USER_PROTOCOL", "h2c")  # what the parent has is not passed on for this
+    container = {"command": ["app"], **({"ports": ports} if ports else {})}
+    t = template_for(revision(container), "/tmp")
+    env = t.queue_proxy_env("img-00001-pod", PORTS, 1.0)
+    assert (env["USER_PROTOCOL"], env["USER_PORT"], env["QUEUE_SERVING_PORT"]) == (protocol, "40005", "40001")
+    # the app still gets its own port (ports are per pod locally), whatever it declared
+    assert t.app_env(40005)["PORT"] == "40005"
+    # and the queue-proxy starts from it: HTTP/2 on its one serving port, no second one
+    from dataplane.queueproxy.settings import from_env
+
+    settings = from_env({**env, "SERVING_CONFIGURATION": "img"})  # this bare revision has no labels
+    assert (settings.user_protocol, settings.serving_port, settings.h2c_serving_port) == (protocol, 40001, 0)
+
+
 class FailingRuntime:
     async def ensure_revision(self, revision, initial_scale):
         try:
