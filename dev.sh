@@ -106,6 +106,9 @@ test)
     ;;
 up)
     setup
+    # pods run their commands with `dataplane up`'s PATH: the venv's first, so a sample's python3 has what this
+    # project installed (grpcio for samples/grpc-greeter) and its `dataplane` is this checkout's
+    export PATH="$VENV/bin:$PATH"
     exec "$PY" -m dataplane.cmd.demo "$@"
     ;;
 bench)
