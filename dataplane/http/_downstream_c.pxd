@@ -1,9 +1,10 @@
 # The C-level contract of ``dataplane.http._downstream_c``, compiled from ``downstream.py``
 # itself: Cython reads this file when ``setup.py`` compiles that .py and gives the
 # class below C storage and C calls. Behaviour lives in the .py only; a new
-# attribute or helper there needs its line here. loadtests/bench_engine.py: see
-# README's "Compiled modules and their pure-Python twins" for the figure against
-# the hand-written .pyx this replaced.
+# attribute or helper there needs its line here. loadtests/bench_engine.py, against
+# the hand-written engine twin this and _upstream_c.pxd replaced, least of 40
+# interleaved rounds: 4.11 vs 4.04 µs per forwarded request, 4.92 vs 5.01 µs in the
+# queue-proxy shape (callgrind: 0.9 % fewer, 0.7 % more instructions per request).
 
 cimport cython
 

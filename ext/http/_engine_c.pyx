@@ -15,27 +15,6 @@ from dataplane.http.heads import HOP_BY_HOP, STATUS_REASONS, TEXT
 from dataplane.http.limits import EngineConfig
 from dataplane.http.upstream import BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE
 
-__all__ = [
-    "BODY_CHUNKED",
-    "BODY_LENGTH",
-    "BODY_NONE",
-    "BODY_UNTIL_CLOSE",
-    "HOP_BY_HOP",
-    "STATUS_REASONS",
-    "TEXT",
-    "ClientConnection",
-    "Dechunker",
-    "EngineConfig",
-    "UpstreamConnection",
-    "UpstreamPool",
-    "collect",
-    "release_memory",
-    "request_head",
-    "response_head",
-    "simple_response",
-    "with_request_id",
-]
-
 
 cdef extern from *:
     """
