@@ -20,6 +20,7 @@ from libc.string cimport memchr, memcpy, strlen
 
 # the constants are shared with the pure twin, not copied
 from dataplane.http.heads import HOP_BY_HOP, STATUS_REASONS, TEXT
+from dataplane.http.heads import collect as _pure_collect
 
 cdef enum:
     _STACK = 2048  # a typical head fits on the C stack; bigger ones move to the heap
@@ -369,12 +370,7 @@ def collect(headers, wanted):
     cdef PyObject* prior
     cdef bytes bname
     if ready is None:
-        for name, value in headers:
-            lname = name.lower()
-            if lname in wanted:
-                prior_value = found.get(lname)
-                found[lname] = value if prior_value is None else prior_value + b", " + value
-        return found
+        return _pure_collect(headers, wanted)  # not a frozenset of bytes: the pure twin's way
     for name, value in headers:
         bname = _name_bytes(name)
         key = ready.find(<const unsigned char*>PyBytes_AS_STRING(bname), PyBytes_GET_SIZE(bname))
