@@ -4,7 +4,9 @@ Two kinds of source:
 
 * ``dataplane/<sub>/<name>_py.py`` with a ``<name>_c.pxd`` beside it is compiled
   as it is into ``dataplane.<sub>.<name>_c``: the ``.pxd`` gives its classes C
-  types, so the twins are one text and cannot drift;
+  types, so the twins are one text and cannot drift; likewise a plain
+  ``<name>.py`` with an ``_<name>_c.pxd`` (the engine's ``downstream.py`` and
+  ``upstream.py``, compiled into ``_downstream_c`` and ``_upstream_c``);
 * ``ext/<sub>/<name>.pyx`` becomes ``dataplane.<sub>.<name>``: C code that truly
   differs from its twin (each says why at its top).
 
@@ -80,12 +82,18 @@ def extensions():
 
 def sources():
     """``(module name, source)`` of each compiled module; see the docstring above."""
+    pyx = {"dataplane." + module_name(p.relative_to(HERE / "ext")): p for p in sorted((HERE / "ext").rglob("*.pyx"))}
     for pxd in sorted((HERE / "dataplane").rglob("*_c.pxd")):
-        twin = pxd.with_name(pxd.name[: -len("_c.pxd")] + "_py.py")
-        if twin.is_file():
-            yield module_name(pxd.relative_to(HERE)), twin
-    for pyx in sorted((HERE / "ext").rglob("*.pyx")):
-        yield "dataplane." + module_name(pyx.relative_to(HERE / "ext")), pyx
+        name = module_name(pxd.relative_to(HERE))
+        if name in pyx:
+            continue  # the declarations of a hand-written .pyx, for cimport
+        stem = pxd.name[: -len("_c.pxd")]
+        # <name>_py.py, or the public <name>.py of a pure module compiled as _<name>_c
+        for twin in (pxd.with_name(stem + "_py.py"), pxd.with_name(stem.removeprefix("_") + ".py")):
+            if twin.is_file():
+                yield name, twin
+                break
+    yield from pyx.items()
 
 
 def drop_stale_c(found):

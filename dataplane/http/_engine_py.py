@@ -1,10 +1,11 @@
 """Pure-Python twin of ``dataplane.http._engine_c``: see ``engine`` for the contract.
 
 The implementation lives in one small module per concern, which this module
-gathers under the twin's name: ``downstream`` (the client-facing protocol and
-``EngineConfig``), ``upstream`` (upstream connections and their pool), ``heads``
-(head rebuilding and proxy-made responses), ``dechunk`` and ``memory``. ``EngineConfig`` is
-plain settings, shared by both twins.
+gathers under the twin's name: ``downstream`` (the client-facing protocol),
+``upstream`` (upstream connections and their pool), ``heads`` (head rebuilding
+and proxy-made responses), ``dechunk`` and ``memory``. The compiled twin gathers
+the same ``downstream`` and ``upstream``, compiled, with ``_heads_c`` in place of
+``heads`` and ``dechunk``. ``EngineConfig`` (``limits``) is plain settings, shared by both.
 """
 
 from __future__ import annotations

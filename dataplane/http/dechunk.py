@@ -1,7 +1,7 @@
 """Decode a chunked body for an HTTP/1.0 client, which cannot read chunked framing.
 
 The input was already validated by the ``ChunkedScanner``. Pure-Python engine;
-``ext/http/_engine_c.pyx`` has the compiled twin.
+``ext/http/_heads_c.pyx`` has the compiled twin.
 """
 
 from __future__ import annotations
@@ -46,3 +46,8 @@ class Dechunker:
             elif not line:  # TRAILER: an empty line ends the body
                 self.state = DONE
         return bytes(out)
+
+
+def new_dechunker() -> Dechunker:
+    """A new decoder: what the client connection calls, so that the compiled build's is C (``_heads_c``)."""
+    return Dechunker()

@@ -1,28 +1,44 @@
-"""The downstream side of the pure-Python proxy engine: one protocol object per client connection.
+# cython: nonecheck=True
+"""The downstream side of the proxy engine: one protocol object per client connection.
 
 Everything is driven by callbacks: no Task or Future is created per request. A
 policy (queue-proxy or activator) sees each request head in ``on_request`` and
 answers it with ``respond`` or sends it on with ``forward``, now or later; see
-``dataplane.http.engine`` for the whole contract. ``ext/http/_engine_c.pyx`` is
-the compiled twin and follows this module method for method: keep them in step.
+``dataplane.http.engine`` for the whole contract.
+
+Both builds run this text: the compiled engine is this module compiled as it is
+into ``_downstream_c``, with the C types of ``_downstream_c.pxd`` (typed
+attributes, C calls to the upstream side and to the head builders of
+``_heads_c``). ``nonecheck`` (the line above, read by Cython only) makes a None
+where a connection is expected raise AttributeError, as here, instead of
+crashing the process.
 """
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 
-from dataplane.http import heads
-from dataplane.http.dechunk import Dechunker
-from dataplane.http.limits import IDEMPOTENT, JOIN_LIMIT, RETRY_BUFFER_LIMIT, EngineConfig
+# in the compiled build, calls to these three go to ``_heads_c`` at C level (see the .pxd)
+from dataplane.http.dechunk import new_dechunker
 from dataplane.http.errors import HttpError
+from dataplane.http.heads import TEXT, X_REQUEST_ID, response_head, simple_response, with_request_id
+from dataplane.http.limits import IDEMPOTENT, JOIN_LIMIT, RETRY_BUFFER_LIMIT, EngineConfig
 from dataplane.http.parser import ChunkedScanner, parse_request_head
-from dataplane.http.upstream import BODY_CHUNKED, BODY_UNTIL_CLOSE, UpstreamConnection, UpstreamPool
+from dataplane.http.upstream import BODY_CHUNKED, BODY_UNTIL_CLOSE
+
+if TYPE_CHECKING:  # the compiled build types them through the .pxd, which a runtime import would clash with
+    import asyncio
+
+    from dataplane.http import upstream as up
 
 # the first line of HTTP/2's connection preface (RFC 9113 §3.4)
 PREFACE_LINE = b"PRI * HTTP/2.0\r\n"
 
 # what the connection's single watchdog timer is waiting for
 WAIT_NONE, WAIT_IDLE, WAIT_HEADER, WAIT_REQUEST = 0, 1, 2, 3
+# why reading from the client is paused
+FOR_UPSTREAM, FOR_BUFFER = 1, 2
+
 
 def write_joined(write, parts: list, size: int) -> None:
     """Write ``parts`` (``size`` bytes in all) as one piece when small, else one by one."""
@@ -33,7 +49,15 @@ def write_joined(write, parts: list, size: int) -> None:
             write(part)
 
 
-class ClientConnection(asyncio.Protocol):
+def total(parts: list) -> int:
+    """Bytes in ``parts``."""
+    size = 0
+    for part in parts:
+        size += len(part)
+    return size
+
+
+class ClientConnection:
     """One downstream connection; requests on it are answered strictly in order."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, policy, config: EngineConfig):
@@ -43,24 +67,29 @@ class ClientConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer_ip = b""
         self.closed = False
-        self.buf = bytearray()
+        # request bytes not yet consumed: bytes as received (no copy) until more must be
+        # appended, then a bytearray
+        self.buf = b""
         # current request
         self.head = None
+        # read from the head once per request, not at each use
+        self.version = 11
+        self.head_only = False
         self.req_done = True
         self.req_remaining = 0
         self.req_scanner = ChunkedScanner()
         self.req_chunked = False
         self.pending: list = []  # request body waiting for an upstream connection
         self.pending_size = 0
-        self.upstream: UpstreamConnection | None = None
-        self.target: UpstreamPool | None = None
+        self.upstream: up.UpstreamConnection | None = None
+        self.target: up.UpstreamPool | None = None
         self.upstream_head = b""
         self.sent: list | None = None  # what went upstream, for one retry on a fresh connection
         self.sent_size = 0
         self.retried = False
         self.responded = False  # any response byte went to the client
         self.response_mode = 0
-        self.dechunker: Dechunker | None = None
+        self.dechunker = None
         self.keep_alive = True
         self.tunnel = False
         self.status = 0
@@ -77,6 +106,7 @@ class ClientConnection(asyncio.Protocol):
         self.held: list | None = None
         # watchdog: one timer per connection, re-armed lazily
         self.timer = None
+        self.timer_when = 0.0  # timer.when(), asked once per timer instead of once per request
         self.wait = WAIT_NONE
         self.deadline = 0.0
         self.timeout_total = 0.0
@@ -84,6 +114,12 @@ class ClientConnection(asyncio.Protocol):
         self.timeout_idle = 0.0
         self.started_at = 0.0
         self.last_write = 0.0
+        # the config's limits, read once
+        self.max_head_size = config.max_head_size
+        self.max_headers = config.max_headers
+        self.max_buffered_body = config.max_buffered_body
+        self.header_timeout = config.header_timeout
+        self.keepalive_timeout = config.keepalive_timeout
 
     # -- asyncio.Protocol -----------------------------------------------------------------
     # every callback that can reach policy code catches what it raises: see callback_failed
@@ -95,7 +131,7 @@ class ClientConnection(asyncio.Protocol):
             self.peer_ip = peer[0].encode()
         try:
             self.policy.connection_made(self)
-            self._arm(WAIT_IDLE, self.config.keepalive_timeout)
+            self._arm(WAIT_IDLE, self.keepalive_timeout)
         except Exception as exc:
             self.callback_failed(exc)
 
@@ -116,15 +152,24 @@ class ClientConnection(asyncio.Protocol):
                 data = self._take_body(data)
                 if not data:
                     return
-            self.buf += data
-            if len(self.buf) > self.config.max_buffered_body:
-                self._pause_reading("buffer")
+            self._append(data)
+            if len(self.buf) > self.max_buffered_body:
+                self._pause_reading(FOR_BUFFER)
             return
-        if self.buf:
-            self.buf += data
-        else:
-            self.buf = bytearray(data)
+        self._append(data)
         self._next_request()
+
+    def _append(self, data) -> None:
+        buf = self.buf
+        if not buf:
+            # uvloop hands over bytes, which nobody can change: keep them rather than copy
+            self.buf = data if type(data) is bytes else bytes(data)
+        elif type(buf) is bytes:
+            buf = bytearray(buf)
+            buf += data
+            self.buf = buf
+        else:
+            buf += data
 
     def eof_received(self):
         # a client that stops sending is gone (as Go's server sees it): abort what it asked for
@@ -179,7 +224,7 @@ class ClientConnection(asyncio.Protocol):
     def _start_request(self) -> None:
         buf = self.buf
         try:
-            head = parse_request_head(buf, self.config.max_head_size, self.config.max_headers)
+            head = parse_request_head(buf, self.max_head_size, self.max_headers)
         except HttpError as exc:
             # HTTP/2's preface parses as a request line of version 2.0: looked for only once the
             # parser has refused it, so HTTP/1.1 pays nothing for the detection
@@ -190,17 +235,18 @@ class ClientConnection(asyncio.Protocol):
             return
         if head is None:
             if self.wait != WAIT_HEADER:
-                self._arm(WAIT_HEADER, self.config.header_timeout)
+                self._arm(WAIT_HEADER, self.header_timeout)
             return
         self.wait = WAIT_NONE
-        if head.head_len == len(buf):
-            self.buf = bytearray()
-            rest = None
-        else:
-            rest = bytes(buf[head.head_len :])
-            self.buf = bytearray()
+        head_len = head.head_len
+        rest = None
+        if head_len < len(buf):
+            rest = buf[head_len:] if type(buf) is bytes else bytes(memoryview(buf)[head_len:])
+        self.buf = b""
         self.head = head
         self.request_id = b""
+        self.version = head.version
+        self.head_only = head.method == b"HEAD"
         self.responded = False
         self.status = 0
         self.keep_alive = head.keep_alive
@@ -223,7 +269,7 @@ class ClientConnection(asyncio.Protocol):
             if not self.req_done:
                 rest = self._take_body(rest)
             if rest:
-                self.buf += rest
+                self._append(rest)
         if self.head is head:  # a bad body in the same read has answered it already
             self.policy.on_request(self, head)
 
@@ -231,7 +277,7 @@ class ClientConnection(asyncio.Protocol):
         """The client sent HTTP/2's connection preface: the connection belongs to
         ``config.http2`` from here on, with the bytes read so far."""
         data = bytes(self.buf)
-        self.buf = bytearray()
+        self.buf = b""
         self.closed = True
         self.wait = WAIT_NONE
         if self.timer is not None:
@@ -252,16 +298,20 @@ class ClientConnection(asyncio.Protocol):
             if self.req_scanner.done:
                 self.req_done = True
             if end < len(data):
-                part, rest = data[:end], data[end:]
+                part = data[:end]
+                rest = data[end:]
             else:
-                part, rest = data, b""
+                part = data
+                rest = b""
         else:
             n = len(data)
             if n <= self.req_remaining:
-                part, rest = data, b""
+                part = data
+                rest = b""
                 self.req_remaining -= n
             else:
-                part, rest = data[: self.req_remaining], data[self.req_remaining :]
+                part = data[: self.req_remaining]
+                rest = data[self.req_remaining :]
                 self.req_remaining = 0
             if self.req_remaining == 0:
                 self.req_done = True
@@ -274,8 +324,8 @@ class ClientConnection(asyncio.Protocol):
             elif self.head is not None:
                 self.pending.append(bytes(part))
                 self.pending_size += len(part)
-                if self.pending_size > self.config.max_buffered_body:
-                    self._pause_reading("buffer")
+                if self.pending_size > self.max_buffered_body:
+                    self._pause_reading(FOR_BUFFER)
         return rest
 
     def _remember(self, part) -> None:
@@ -291,34 +341,33 @@ class ClientConnection(asyncio.Protocol):
         """Limit the current request: total seconds, and (0 = off) seconds to the first
         response byte and between writes. Expiry answers 504, or cuts a started response."""
         now = self.loop.time()
+        first = total
         self.started_at = now
         self.last_write = now
         self.timeout_total = total
         self.timeout_start = response_start
         self.timeout_idle = idle
-        first = total
         if response_start and response_start < first:
             first = response_start
         if idle and idle < first:
             first = idle
         self._arm(WAIT_REQUEST, first)
 
-    def forward(self, pool: UpstreamPool, upstream_head) -> None:
+    def forward(self, pool: up.UpstreamPool, upstream_head) -> None:
         """Send the current request to ``pool``'s server with the rebuilt ``upstream_head``."""
         self.target = pool
         self.upstream_head = upstream_head
         conn = pool.take()
         if conn is not None:
-            self.attach(conn, reused=True)
+            self.attach(conn, True)
         else:
             pool.connect(self)
 
-    def respond(self, status: int, body: bytes, extra=None, content_type: bytes = heads.TEXT) -> None:
+    def respond(self, status: int, body: bytes, extra=None, content_type: bytes = TEXT) -> None:
         """Answer the current request from the proxy itself."""
-        head = self.head
         if extra is None:
             extra = self.response_extra
-        if head is None or self.responded:
+        if self.head is None or self.responded:
             return
         close = not self.keep_alive or not self.req_done
         self.keep_alive = not close
@@ -326,8 +375,8 @@ class ClientConnection(asyncio.Protocol):
         self.responded = True
         rid = self.request_id
         if rid:
-            extra = [*extra, (heads.X_REQUEST_ID, rid)] if extra else [(heads.X_REQUEST_ID, rid)]
-        self.send(heads.simple_response(status, body, close, extra, head.method == b"HEAD", content_type))
+            extra = [*extra, (X_REQUEST_ID, rid)] if extra else [(X_REQUEST_ID, rid)]
+        self.send(simple_response(status, body, close, extra, self.head_only, content_type))
         self._finish()
 
     def admitted(self) -> None:
@@ -336,12 +385,15 @@ class ClientConnection(asyncio.Protocol):
 
     # -- upstream attachment ---------------------------------------------------------------
 
-    def attach(self, conn: UpstreamConnection, reused: bool) -> None:
+    def attach(self, conn: up.UpstreamConnection, reused: bool) -> None:
         if self.closed or self.head is None or self.responded:
-            self.target.give_back(conn) if conn.reusable else conn.close()
+            if conn.reusable:
+                self.target.give_back(conn)
+            else:
+                conn.close()
             return
         self.upstream = conn
-        conn.begin(self, self.head.method == b"HEAD")
+        conn.begin(self, self.head_only)
         if reused and not self.retried and self.head.method in IDEMPOTENT:
             self.sent = []
             self.sent_size = 0
@@ -355,17 +407,17 @@ class ClientConnection(asyncio.Protocol):
                 self._remember(part)
         self.pending = []
         self.pending_size = 0
-        write_joined(conn.transport.write, [self.upstream_head, *pending], len(self.upstream_head) + sum(map(len, pending)))
+        write_joined(conn.transport.write, [self.upstream_head, *pending], len(self.upstream_head) + total(pending))
         if self.paused_by_buffer:
-            self._resume_reading("buffer")
+            self._resume_reading(FOR_BUFFER)
 
-    def connect_failed(self, pool: UpstreamPool, exc: OSError) -> None:
+    def connect_failed(self, pool: up.UpstreamPool, exc: OSError) -> None:
         if self.closed or self.head is None:
             return
         # nothing reached the server: the policy may send the request elsewhere
         self.policy.on_upstream_error(self, f"dial {pool.address}: {exc.strerror or exc}", True)
 
-    def upstream_lost(self, conn: UpstreamConnection, exc) -> None:
+    def upstream_lost(self, conn: up.UpstreamConnection, exc) -> None:
         if conn is not self.upstream:
             return
         self.upstream = None
@@ -376,15 +428,16 @@ class ClientConnection(asyncio.Protocol):
         if not conn.got_bytes and self.sent is not None and not self.retried:
             # a pooled connection the server had already closed: replay on a fresh one
             self.retried = True
-            replay, self.sent = self.sent, None
+            replay = self.sent
+            self.sent = None
             self.pending = replay[1:] + self.pending
-            self.pending_size = sum(len(p) for p in self.pending)
+            self.pending_size = total(self.pending)
             self.target.connect(self)
             return
         reason = "upstream closed the connection" if exc is None else f"upstream connection error: {exc}"
         self.policy.on_upstream_error(self, reason, False)
 
-    def upstream_error(self, conn: UpstreamConnection, reason: str) -> None:
+    def upstream_error(self, conn: up.UpstreamConnection, reason: str) -> None:
         if conn is self.upstream:
             self.upstream = None
             self.policy.on_upstream_error(self, reason, False)
@@ -397,7 +450,7 @@ class ClientConnection(asyncio.Protocol):
             upstream.abort()
         self.keep_alive = False  # nor serve pipelined requests on a connection that is cut
         if not self.responded:
-            self.respond(status, heads.with_request_id(reason.encode(), self.request_id))
+            self.respond(status, with_request_id(reason.encode(), self.request_id))
         else:
             self._abort()
             self._finish()
@@ -420,9 +473,9 @@ class ClientConnection(asyncio.Protocol):
                 self.responded = True
                 self.status = 500
                 rid = self.request_id
-                body = heads.with_request_id(b"internal error", rid)
-                extra = [(heads.X_REQUEST_ID, rid)] if rid else None
-                self.send(heads.simple_response(500, body, True, extra, self.head.method == b"HEAD"))
+                body = with_request_id(b"internal error", rid)
+                extra = [(X_REQUEST_ID, rid)] if rid else None
+                self.send(simple_response(500, body, True, extra, self.head_only, TEXT))
                 self._close()
             else:
                 self._abort()
@@ -433,7 +486,7 @@ class ClientConnection(asyncio.Protocol):
     # -- response, driven by the upstream connection ---------------------------------------------
 
     def interim_response(self, head) -> None:
-        if self.head.version == 11:
+        if self.version == 11:
             self.send(b"HTTP/1.1 %d %s\r\n\r\n" % (head.status, head.reason))
 
     def switch_protocols(self, head, rest) -> None:
@@ -443,30 +496,31 @@ class ClientConnection(asyncio.Protocol):
         self.responded = True
         self.wait = WAIT_NONE
         self.policy.on_response_start(self, 101)
-        self.send(heads.response_head(head, False, False, False))
+        self.send(response_head(head, False, False, False, None, b""))
         if rest:
             self.send(rest)
         if self.buf:
             self.upstream.transport.write(bytes(self.buf))
-            self.buf = bytearray()
+            self.buf = b""
         if self.paused_by_buffer:
-            self._resume_reading("buffer")
+            self._resume_reading(FOR_BUFFER)
 
     def response_start(self, head, mode: int) -> None:
-        http10 = self.head.version == 10
+        status = head.status
+        http10 = self.version == 10
         if mode == BODY_UNTIL_CLOSE or not self.req_done:
             self.keep_alive = False
         dechunk = http10 and mode == BODY_CHUNKED
         if dechunk:
             self.keep_alive = False
-            self.dechunker = Dechunker()
+            self.dechunker = new_dechunker()
         self.response_mode = mode
-        self.status = head.status
+        self.status = status
         self.responded = True
         if self.timeout_idle:
             self.last_write = self.loop.time()
-        self.policy.on_response_start(self, head.status)
-        self.send(heads.response_head(head, not self.keep_alive, http10, dechunk, self.response_extra, self.request_id))
+        self.policy.on_response_start(self, status)
+        self.send(response_head(head, not self.keep_alive, http10, dechunk, self.response_extra, self.request_id))
 
     def response_body(self, data) -> None:
         if self.timeout_idle:
@@ -475,7 +529,7 @@ class ClientConnection(asyncio.Protocol):
             data = self.dechunker.feed(data)
         self.send(data)
 
-    def response_end(self, conn: UpstreamConnection) -> None:
+    def response_end(self, conn: up.UpstreamConnection) -> None:
         self.upstream = None
         if self.req_done and conn.reusable:
             self.target.give_back(conn)
@@ -490,7 +544,8 @@ class ClientConnection(asyncio.Protocol):
             return
         self.head = None
         self.dechunker = None
-        self.pending = []
+        if self.pending:  # usually empty: no new list per request
+            self.pending = []
         self.pending_size = 0
         self.sent = None
         self.policy.on_done(self)
@@ -504,11 +559,11 @@ class ClientConnection(asyncio.Protocol):
                 self._close()
             return
         if self.paused_by_buffer:
-            self._resume_reading("buffer")
+            self._resume_reading(FOR_BUFFER)
         if self.buf:
             self._next_request()
         else:
-            self._arm(WAIT_IDLE, self.config.keepalive_timeout)
+            self._arm(WAIT_IDLE, self.keepalive_timeout)
 
     def _reject(self, status: int, reason: str) -> None:
         """Bad input: answer and close; nothing of it goes upstream."""
@@ -519,10 +574,10 @@ class ClientConnection(asyncio.Protocol):
             self.request_id = b""
             self.policy.on_rejected(self, status)
             rid = self.request_id
-            body = heads.with_request_id(reason.encode(), rid)
-            self.send(heads.simple_response(status, body, True, [(heads.X_REQUEST_ID, rid)] if rid else None))
+            body = with_request_id(reason.encode(), rid)
+            self.send(simple_response(status, body, True, [(X_REQUEST_ID, rid)] if rid else None, False, TEXT))
             self._close()
-            self.buf = bytearray()
+            self.buf = b""
         else:
             self.fail(status, reason)
 
@@ -552,7 +607,7 @@ class ClientConnection(asyncio.Protocol):
         if len(held) == 1:
             self.transport.write(held[0])
         else:
-            write_joined(self.transport.write, held, sum(map(len, held)))
+            write_joined(self.transport.write, held, total(held))
 
     def _close(self) -> None:
         self.flush_writes()
@@ -565,21 +620,21 @@ class ClientConnection(asyncio.Protocol):
     # -- flow control ----------------------------------------------------------------------
 
     def pause_for_upstream(self) -> None:
-        self._pause_reading("upstream")
+        self._pause_reading(FOR_UPSTREAM)
 
     def resume_for_upstream(self) -> None:
-        self._resume_reading("upstream")
+        self._resume_reading(FOR_UPSTREAM)
 
-    def _pause_reading(self, why: str) -> None:
-        if why == "upstream":
+    def _pause_reading(self, why: int) -> None:
+        if why == FOR_UPSTREAM:
             self.paused_by_upstream = True
         else:
             self.paused_by_buffer = True
         if not self.closed:
             self.transport.pause_reading()
 
-    def _resume_reading(self, why: str) -> None:
-        if why == "upstream":
+    def _resume_reading(self, why: int) -> None:
+        if why == FOR_UPSTREAM:
             self.paused_by_upstream = False
         else:
             self.paused_by_buffer = False
@@ -593,10 +648,16 @@ class ClientConnection(asyncio.Protocol):
         self.wait = wait
         self.deadline = when
         timer = self.timer
-        if timer is None or timer.when() > when:
+        if timer is None or self.timer_when > when:
             if timer is not None:
                 timer.cancel()
-            self.timer = self.loop.call_at(when, self._on_timer)
+            self._start_timer(when)
+
+    def _start_timer(self, when: float) -> None:
+        timer = self.loop.call_at(when, self._on_timer)
+        self.timer = timer
+        # the handle's own figure: uvloop rounds it to its millisecond clock
+        self.timer_when = timer.when()
 
     def _on_timer(self) -> None:
         try:
@@ -605,8 +666,8 @@ class ClientConnection(asyncio.Protocol):
             self.callback_failed(exc)
 
     def _timer_fired(self) -> None:
-        self.timer = None
         wait = self.wait
+        self.timer = None
         if wait == WAIT_NONE or self.closed:
             return
         now = self.loop.time()
@@ -614,7 +675,7 @@ class ClientConnection(asyncio.Protocol):
             self._check_request_deadlines(now)
             return
         if now < self.deadline:
-            self.timer = self.loop.call_at(self.deadline, self._on_timer)
+            self._start_timer(self.deadline)
             return
         self.wait = WAIT_NONE
         if wait == WAIT_IDLE:
@@ -623,19 +684,21 @@ class ClientConnection(asyncio.Protocol):
             self._reject(408, "request header timeout")
 
     def _check_request_deadlines(self, now: float) -> None:
-        expired = now >= self.started_at + self.timeout_total
         nxt = self.started_at + self.timeout_total
+        expired = now >= nxt
         if self.timeout_start and not self.responded:
             at = self.started_at + self.timeout_start
             expired = expired or now >= at
-            nxt = min(nxt, at)
+            if at < nxt:
+                nxt = at
         if self.timeout_idle:
             at = self.last_write + self.timeout_idle
             expired = expired or now >= at
-            nxt = min(nxt, at)
+            if at < nxt:
+                nxt = at
         if expired:
             self.wait = WAIT_NONE
             self.policy.on_timeout(self)
             return
         self.deadline = nxt
-        self.timer = self.loop.call_at(nxt, self._on_timer)
+        self._start_timer(nxt)

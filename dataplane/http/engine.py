@@ -1,7 +1,9 @@
 """The HTTP/1.1 reverse-proxy engine: protocols, upstream pool, head rebuilding.
 
-Compiled (``ext/http/_engine_c.pyx``) or pure Python (``_engine_py``), chosen
-once at import; both behave alike byte for byte.
+Compiled (``_engine_c``) or pure Python (``_engine_py``), chosen once at import;
+both behave alike byte for byte, and both run the same protocols: the compiled
+build is ``downstream.py`` and ``upstream.py`` compiled through their ``.pxd``
+(see ``ext/http/_engine_c.pyx``).
 
 A server makes one ``ClientConnection(loop, policy, config)`` per accepted
 connection. The engine parses requests strictly and answers bad input itself

@@ -4,7 +4,8 @@ A proxy forwards end-to-end headers and drops hop-by-hop ones (RFC 9110 §7.6.1)
 plus any header named by a ``Connection`` token. Chunked bodies are passed
 through unchanged, so ``Transfer-Encoding: chunked`` stays in the head. Heads
 are returned as ``bytes``: uvloop sends bytes as they are but wraps any other
-buffer in a memoryview first. ``ext/http/_engine_c.pyx`` is the compiled twin.
+buffer in a memoryview first. ``ext/http/_heads_c.pyx`` is the compiled twin, whose C
+differs (one C buffer per head); the compiled client connection calls it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
-"""Connections to one upstream server, and the LIFO pool of idle keep-alive ones (pure-Python engine).
+# cython: nonecheck=True
+"""Connections to one upstream server, and the LIFO pool of idle keep-alive ones.
 
-``ext/http/_engine_c.pyx`` is the compiled twin; keep them in step.
+Both builds run this text: the compiled engine is this module compiled as it is
+into ``_upstream_c``, with the C types of ``_upstream_c.pxd``; the client
+connection (``downstream``) and these call each other at C level there.
 """
 
 from __future__ import annotations
@@ -18,14 +21,14 @@ from dataplane.http.parser import ChunkedScanner, parse_response_head
 BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_UNTIL_CLOSE = 0, 1, 2, 3
 
 
-class UpstreamConnection(asyncio.Protocol):
+class UpstreamConnection:
     """One connection to the upstream; owned by at most one client connection at a time."""
 
     def __init__(self, pool: UpstreamPool):
         self.pool = pool
         self.transport: asyncio.Transport | None = None
         self.client = None  # the ClientConnection whose request this connection carries
-        self.buf = bytearray()
+        self.buf = bytearray()  # a response head still incomplete
         self.head = None
         self.mode = BODY_NONE
         self.remaining = 0
@@ -44,7 +47,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_only = head_only
         self.head = None
         self.got_bytes = False
-        self.buf.clear()
+        if self.buf:
+            self.buf.clear()
 
     def close(self) -> None:
         self.reusable = False
@@ -124,7 +128,7 @@ class UpstreamConnection(asyncio.Protocol):
         client = self.client
         while True:
             try:
-                head = parse_response_head(data, client.config.max_head_size)
+                head = parse_response_head(data, client.max_head_size)
             except HttpError as exc:
                 self._fail(exc.reason)
                 return
@@ -132,26 +136,29 @@ class UpstreamConnection(asyncio.Protocol):
                 if data is not self.buf:
                     self.buf += data
                 return
-            rest = data[head.head_len :]
-            if 100 <= head.status < 200 and head.status != 101:
+            head_len = head.head_len
+            rest = data[head_len:]
+            status = head.status
+            if 100 <= status < 200 and status != 101:
                 # interim responses go to the client, then the final one follows
                 client.interim_response(head)
                 if client is not self.client:
                     return
                 data = bytes(rest)
-                self.buf.clear()
+                if self.buf:
+                    self.buf.clear()
                 if not data:
                     return
                 continue
             break
-        self.buf.clear()
+        if self.buf:
+            self.buf.clear()
         self.head = head
-        if head.status == 101:
+        if status == 101:
             self.tunnel = True
             self.reusable = False
             client.switch_protocols(head, rest)
             return
-        status = head.status
         if self.head_only or status == 204 or status == 304:
             self.mode = BODY_NONE
         elif head.chunked:
@@ -270,10 +277,8 @@ class UpstreamPool:
             conn.close()
 
     def forget(self, conn: UpstreamConnection) -> None:
-        try:
+        if conn in self.idle:
             self.idle.remove(conn)
-        except ValueError:
-            pass
 
     def connect(self, client) -> None:
         """Open a new connection for ``client``; it gets ``attach`` or ``connect_failed``.
@@ -326,7 +331,7 @@ class UpstreamPool:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.connections_opened += 1
         try:
-            client.attach(conn, reused=False)
+            client.attach(conn, False)
         except Exception as error:
             client.callback_failed(error)
 

@@ -117,6 +117,53 @@ def test_each_twin_pair_has_one_compiled_source(twin):
         assert "cython" not in twin.read_text().lower()
 
 
+def pure_source(pxd: Path) -> Path | None:
+    """The .py that setup.py compiles through ``pxd``: ``<name>_py.py``, or ``<name>.py`` for ``_<name>_c.pxd``."""
+    stem = pxd.name[: -len("_c.pxd")]
+    for source in (pxd.with_name(stem + "_py.py"), pxd.with_name(stem.removeprefix("_") + ".py")):
+        if source.is_file():
+            return source
+    return None
+
+
+@pytest.mark.parametrize("pxd", sorted(ROOT.glob("dataplane/**/*_c.pxd")), ids=lambda p: p.stem)
+def test_each_c_pxd_types_a_pure_source_or_declares_a_pyx(pxd):
+    """A ``<name>_c.pxd`` declares a hand-written ``ext/.../<name>_c.pyx`` for cimport, else it
+    gives C types to a pure .py beside it, which must still run where Cython is not installed."""
+    pyx = ROOT / "ext" / pxd.parent.relative_to(ROOT / "dataplane") / (pxd.stem + ".pyx")
+    if pyx.is_file():
+        return
+    source = pure_source(pxd)
+    assert source is not None, f"{pxd.name}: neither a .pyx in ext/ nor a pure .py to compile"
+    assert "import cython" not in source.read_text()
+
+
+def test_the_compiled_engine_protocols_are_the_pure_modules_compiled():
+    """One text for both builds: the compiled protocols run downstream.py and upstream.py, with
+    the C attributes and C methods of their .pxd (absent from Python, unlike in the pure twin)."""
+    engine_c, engine_py = load("dataplane.http._engine_c"), load("dataplane.http._engine_py")
+    sources = {"ClientConnection": "downstream.py", "UpstreamConnection": "upstream.py", "UpstreamPool": "upstream.py"}
+    for name, source in sources.items():
+        cls = getattr(engine_c, name)
+        assert Path(sys.modules[cls.__module__].__file__).suffix != ".py"
+        method = cls.connect if name == "UpstreamPool" else cls.connection_made
+        assert method.__code__.co_filename == f"dataplane/http/{source}"
+
+    def made(engine):
+        pool = engine.UpstreamPool(None, "127.0.0.1", 1)
+        return engine.ClientConnection(None, None, engine.EngineConfig()), engine.UpstreamConnection(pool), pool
+
+    private = (
+        ("buf", "dispatching", "timer", "version", "head_only", "_received", "_start_request", "_arm", "_finish"),
+        ("buf", "_read_head", "_read_body", "_end_response"),
+        ("_connecting", "_waiting", "_start", "_wants", "_connect_ended"),
+    )
+    for obj, names in zip(made(engine_c), private):
+        assert not [n for n in names if hasattr(obj, n)], type(obj)
+    for obj, names in zip(made(engine_py), private):
+        assert all(hasattr(obj, n) for n in names), type(obj)
+
+
 def test_twins_compiled_from_their_py_get_their_c_types_from_the_pxd():
     """Counts and clocks live in C and the helpers are C calls: the .pxd was applied, not just the .py compiled."""
     breaker_c = load("dataplane.queueproxy._breaker_c")
