@@ -36,7 +36,8 @@ from loadtests.apps.nginx_conf import nginx_argv
 from loadtests.bench_queueproxy import queue_proxy_env
 from loadtests.harness import Case, Load, RunMetrics, Scope, Target, compare
 
-_APP_CONF = """\
+# what both nginx instances share: one worker, every path under the case's directory, no request limits
+_NGINX_HEAD = """\
 worker_processes 1;
 pid {dir}/nginx.pid;
 lock_file {dir}/nginx.lock;
@@ -51,6 +52,10 @@ http {{
     scgi_temp_path {dir}/scgi;
     http2_max_requests 100000000;
     keepalive_requests 100000000;
+"""
+
+# the h2c app: answers 200 "ok" to every request
+_APP_CONF = _NGINX_HEAD + """\
     server {{
         listen 127.0.0.1:{port} http2;
         location / {{ return 200 "ok"; }}
@@ -58,21 +63,8 @@ http {{
 }}
 """
 
-_PROXY_CONF = """\
-worker_processes 1;
-pid {dir}/nginx.pid;
-lock_file {dir}/nginx.lock;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    http2_max_requests 100000000;
-    keepalive_requests 100000000;
+# the C baseline: HTTP/2 in, grpc_pass over pooled h2c connections to the app
+_PROXY_CONF = _NGINX_HEAD + """\
     upstream app {{
         server 127.0.0.1:{upstream_port};
         keepalive 64;
