@@ -1,14 +1,9 @@
-"""Prometheus metrics of the activator in either dialect, gathered at scrape time.
-
-Knative's ``activator_request_latencies`` is not served: the hot path here times only the wait for
-capacity (``activator_capacity_wait_latencies``), and timing every whole request would add work to
-each one. The queue-proxy's ``revision_request_latencies`` covers the time after the activator.
-"""
+"""Prometheus metrics of the activator in either dialect, gathered at scrape time."""
 
 from __future__ import annotations
 
 from dataplane.activator.events import COLD_START_BUCKETS, ActivatorEvents
-from dataplane.activator.policy import WAIT_BUCKETS, ActivatorPolicy
+from dataplane.activator.policy import LATENCY_BUCKETS, WAIT_BUCKETS, ActivatorPolicy
 from dataplane.exposition import COUNTER, GAUGE, HISTOGRAM, Instrument, Sheet, status_class
 
 CONTAINER = "activator"
@@ -16,6 +11,10 @@ CONTAINER = "activator"
 REQUEST_COUNT = Instrument(
     "activator_request_count", "kn.activator.requests", COUNTER, "{request}", "The number of requests that are routed to Activator"
 )
+REQUEST_LATENCIES = Instrument(
+    "activator_request_latencies", "http.server.request.duration", HISTOGRAM, "s",
+    "The response time of requests routed to the activator, from the head's arrival to the response's end",
+)  # fmt: skip
 REQUEST_CONCURRENCY = Instrument(
     "activator_request_concurrency", "kn.revision.request.concurrency", GAUGE, "{request}",
     "Concurrent requests that are routed to Activator (average over the last report interval)",
@@ -50,7 +49,7 @@ COLD_START = Instrument(
     "activator_cold_start_latencies", "kn.activator.cold_start.duration", HISTOGRAM, "s",
     "Cold starts: how long the first request waited for the revision's first ready pod",
 )  # fmt: skip
-INSTRUMENTS = (REQUEST_COUNT, REQUEST_CONCURRENCY, QUEUED, ACTIVE, CAPACITY, READY_PODS, SHED, TIMEOUTS, ERRORS, ABORTED, WAIT, COLD_START)
+INSTRUMENTS = (REQUEST_COUNT, REQUEST_LATENCIES, REQUEST_CONCURRENCY, QUEUED, ACTIVE, CAPACITY, READY_PODS, SHED, TIMEOUTS, ERRORS, ABORTED, WAIT, COLD_START)
 
 
 def render(policy: ActivatorPolicy, events: ActivatorEvents | None, dialect: str, pod: str) -> bytes:
@@ -87,6 +86,7 @@ def render(policy: ActivatorPolicy, events: ActivatorEvents | None, dialect: str
         sheet.add(ERRORS, base, st.errors)
         sheet.add(ABORTED, base, st.aborted)
         sheet.observe(WAIT, base, WAIT_BUCKETS, st.wait_counts, st.wait_sum)
+        sheet.observe(REQUEST_LATENCIES, base, LATENCY_BUCKETS, st.latency_counts, st.latency_sum)
     if events is not None:
         for key, tally in events.cold_starts.items():
             sheet.observe(COLD_START, labels(key), COLD_START_BUCKETS, tally.counts, tally.total)

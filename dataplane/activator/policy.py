@@ -66,12 +66,15 @@ FAILED_RETRY_AFTER = ((b"Retry-After", b"10"),)
 # request ids echoed in 503 bodies: an id of this shape or none (the header comes from the client)
 # seconds; buckets of the time requests wait for capacity (cold starts included)
 WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# seconds; buckets of whole requests, from the head's arrival to the response's end (the queue-proxy's:
+# Knative's OpenTelemetry ones, 5 ms to 10 s), with a last one for those that waited through a cold start
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0)
 
 
 class RevisionStats:
     """Counters of one revision, read by the metrics endpoint."""
 
-    __slots__ = ("by_code", "aborted", "shed", "timeouts", "errors", "wait_counts", "wait_sum")
+    __slots__ = ("by_code", "aborted", "shed", "timeouts", "errors", "wait_counts", "wait_sum", "latency_counts", "latency_sum")
 
     def __init__(self) -> None:
         # requests answered, by status code (three digits on the wire, so < 1000), counted when done:
@@ -85,6 +88,9 @@ class RevisionStats:
         self.errors = 0
         self.wait_counts = [0] * (len(WAIT_BUCKETS) + 1)
         self.wait_sum = 0.0
+        # answered requests' whole time here (Knative's activator_request_latencies)
+        self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.latency_sum = 0.0
 
     @property
     def requests(self) -> int:
@@ -231,7 +237,11 @@ class ActivatorPolicy:
     def on_done(self, conn) -> None:
         ticket = conn.slot
         if ticket is not None:
-            ticket.stats.by_code[conn.status] += 1
+            stats = ticket.stats
+            stats.by_code[conn.status] += 1
+            elapsed = self.loop.time() - ticket.since
+            stats.latency_counts[bisect_left(LATENCY_BUCKETS, elapsed)] += 1
+            stats.latency_sum += elapsed
             self._end(ticket)
 
     def on_abort(self, conn) -> None:

@@ -44,6 +44,7 @@ QUEUE_PROXY = [
 ]
 ACTIVATOR = [
     ("activator_request_count", "kn_activator_requests_total", False, True),
+    ("activator_request_latencies", "http_server_request_duration_seconds", True, False),
     ("activator_request_concurrency", "kn_revision_request_concurrency", False, False),
     ("activator_queued_requests", "kn_revision_request_queued", False, False),
     ("activator_in_flight_requests", "kn_revision_request_active", False, False),
@@ -81,7 +82,7 @@ AUTOSCALER_UNLABELLED = [
 KNATIVE_OPENCENSUS = {
     "revision_request_count", "revision_request_latencies_bucket", "revision_app_request_count",
     "revision_app_request_latencies_bucket", "revision_queue_depth", "activator_request_count",
-    "activator_request_concurrency", "autoscaler_desired_pods", "autoscaler_requested_pods", "autoscaler_actual_pods",
+    "activator_request_latencies_bucket", "activator_request_concurrency", "autoscaler_desired_pods", "autoscaler_requested_pods", "autoscaler_actual_pods",
     "autoscaler_panic_mode", "autoscaler_stable_request_concurrency", "autoscaler_panic_request_concurrency",
     "autoscaler_target_concurrency_per_pod", "autoscaler_excess_burst_capacity",
 }  # fmt: skip
