@@ -94,6 +94,22 @@ async def test_curl_http2_to_an_http1_app(pod, tmp_path):
     assert (rc, out) == (0, "hello 1.1")
 
 
+async def test_probes_over_http2_are_answered_as_over_http1_and_never_reach_the_app(pod):
+    probes = [
+        (("-H", "K-Network-Probe: queue"), "queue 200"),  # the activator's and the kubelet's readiness probe
+        (("-H", "K-Network-Probe: probe", "-H", "K-Network-Hash: abc"), "abc 200"),  # the ingress's
+        (("-H", "K-Network-Probe: probe"), "a network probe needs a K-Network-Hash header 400"),
+        (("-A", "kube-probe/1.31"), "unexpected probe header value:  400"),  # as Knative's queue-proxy says
+    ]
+    for flags, answer in probes:
+        for version, extra in (("2", ("--http2-prior-knowledge",)), ("1.1", ())):
+            rc, out = await run("curl", "-sS", *extra, *flags, "-w", " %{http_code} %{http_version}", f"{pod.url}/echo")
+            assert (rc, out) == (0, f"{answer} {version}"), flags
+    # none of them reached the app: its count holds only this request
+    rc, out = await run("curl", "-sS", f"http://127.0.0.1:{pod.app.port}/count")
+    assert (rc, out.strip()) == (0, "1")
+
+
 async def test_h2load_through_the_queue_proxy_has_no_errors(pod):
     rc, out = await run("h2load", "-n", "2000", "-c", "4", "-m", "10", f"{pod.url}/")
     assert rc == 0, out
