@@ -95,11 +95,16 @@ test)
     log "tests, compiled build"
     rc=0
     DATAPLANE_REQUIRE_EXTENSIONS=1 "$PY" -m pytest "$@" || rc=$?
-    # the twin-sensitive tests run again on the pure-Python build: the twins' unit tests and every
-    # integration test but the slow end-to-end scenarios, which drive the same engine paths
+    # the twin-sensitive tests run again on the pure-Python build: the twins' unit tests and the integration
+    # tests of the request path (engine, parser, HTTP/2 session, breaker, collector, both policies); the
+    # control plane's, the platforms' and the slow end-to-end ones drive no twin the compiled pass leaves out
     log "tests, pure-Python build (twin-sensitive tests)"
     if [ $# -eq 0 ]; then
-        set -- tests/unit/engine tests/unit/http tests/unit/queueproxy tests/unit/activator tests/unit/stats tests/unit/foundation tests/integration
+        set -- tests/unit/engine tests/unit/http tests/unit/queueproxy tests/unit/activator tests/unit/stats tests/unit/foundation \
+            tests/integration/test_queueproxy.py tests/integration/test_queueproxy_h2.py tests/integration/test_activator.py \
+            tests/integration/test_activator_h2.py tests/integration/test_activator_subsetting.py \
+            tests/integration/test_engine_pool.py tests/integration/test_h2_socket.py tests/integration/test_grpcprobe.py \
+            tests/integration/test_reliability_input.py tests/integration/test_stat_socket.py
     fi
     DATAPLANE_NO_EXTENSIONS=1 "$PY" -m pytest -m "not slow" "$@" || rc=$?
     exit $rc
