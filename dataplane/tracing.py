@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased,
 from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from dataplane.http.engine import collect
 from dataplane.tracingconfig import TracingConfig
 
 # every header that carries a trace context in; the proxies drop them all and write their own
@@ -88,3 +89,74 @@ class Tracing:
     def close(self) -> None:
         """Send what is batched and stop the exporter's thread."""
         self.provider.shutdown()
+
+
+# index of each span in a request's entry: the server span, the wait for room (the breaker's queue, the
+# activator's throttler), and the client span to whoever answers (the app, the pod)
+SERVER_SPAN, WAIT_SPAN, CLIENT_SPAN = 0, 1, 2
+
+
+class TracedPolicy:
+    """The span bookkeeping both traced policies share; put it before the policy class it traces.
+
+    ``self.tracing`` and ``self.spans`` (conn -> [server, wait or None, client or None]) are the
+    subclass's; ``start_request_span`` is called from its ``_rewrites`` with the head being handled.
+    """
+
+    tracing: Tracing
+    spans: dict
+
+    def start_request_span(self, name: str, conn, head, replace: dict) -> None:
+        """Open ``name``'s server span from the request's incoming context, and make ``replace`` send ours
+        on in place of the client's trace headers."""
+        incoming = collect(head.headers, TRACE_HEADERS)
+        attributes = {
+            "http.request.method": head.method.decode("latin-1"),
+            "url.path": head.target.decode("latin-1").partition("?")[0],
+            "http.request.id": conn.request_id.decode("latin-1"),
+        }
+        span = self.tracing.start(name, incoming, attributes)
+        self.spans[conn] = [span, None, None]
+        for header in incoming:
+            replace[header] = None
+        replace.update(self.tracing.headers(span))
+
+    def on_done(self, conn) -> None:
+        status = conn.status
+        super().on_done(conn)
+        entry = self.spans.pop(conn, None)
+        if entry is not None:
+            span = entry[SERVER_SPAN]
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                self.tracing.fail(span, f"status {status}")
+            self._end_spans(entry)
+
+    def on_abort(self, conn) -> None:
+        super().on_abort(conn)
+        entry = self.spans.pop(conn, None)
+        if entry is not None:
+            self.tracing.fail(entry[SERVER_SPAN], "the client left before the response ended")
+            self._end_spans(entry)
+
+    def on_upstream_error(self, conn, reason: str, retryable: bool) -> None:
+        entry = self.spans.get(conn)
+        if entry is not None and entry[CLIENT_SPAN] is not None:
+            self.tracing.fail(entry[CLIENT_SPAN], reason)
+        super().on_upstream_error(conn, reason, retryable)
+
+    def on_timeout(self, conn) -> None:
+        entry = self.spans.get(conn)
+        if entry is not None:
+            entry[SERVER_SPAN].add_event("timeout")
+        super().on_timeout(conn)
+
+    @staticmethod
+    def _end_spans(entry: list) -> None:
+        for span in reversed(entry):
+            if span is not None:
+                span.end()
+
+    def close(self) -> None:
+        super().close()
+        self.tracing.close()

@@ -11,14 +11,13 @@ queue-proxy gets W3C and B3 headers naming ``activator`` as parent. Requests ans
 from __future__ import annotations
 
 from dataplane.activator.policy import ActivatorPolicy
-from dataplane.http.engine import collect
-from dataplane.tracing import CLIENT, TRACE_HEADERS, Tracing
+from dataplane.tracing import CLIENT, CLIENT_SPAN, SERVER_SPAN, WAIT_SPAN, TracedPolicy, Tracing
 
 # index of each span in a request's entry
-SERVER_SPAN, WAIT_SPAN, POD_SPAN = 0, 1, 2
+POD_SPAN = CLIENT_SPAN
 
 
-class TracedActivatorPolicy(ActivatorPolicy):
+class TracedActivatorPolicy(TracedPolicy, ActivatorPolicy):
     """``ActivatorPolicy`` that also records each request's spans."""
 
     def __init__(self, loop, state, reporter, tracing: Tracing, **kwargs):
@@ -47,18 +46,7 @@ class TracedActivatorPolicy(ActivatorPolicy):
 
     def _rewrites(self, conn, found: dict) -> dict:
         replace = super()._rewrites(conn, found)
-        head = self._head
-        incoming = collect(head.headers, TRACE_HEADERS)
-        attributes = {
-            "http.request.method": head.method.decode("latin-1"),
-            "url.path": head.target.decode("latin-1").partition("?")[0],
-            "http.request.id": conn.request_id.decode("latin-1"),
-        }
-        span = self.tracing.start("activator", incoming, attributes)
-        self.spans[conn] = [span, None, None]
-        for name in incoming:
-            replace[name] = None
-        replace.update(self.tracing.headers(span))
+        self.start_request_span("activator", conn, self._head, replace)
         return replace
 
     def send(self, ticket, pod) -> None:
@@ -71,43 +59,3 @@ class TracedActivatorPolicy(ActivatorPolicy):
             span = entry[POD_SPAN] = self.tracing.child(entry[SERVER_SPAN], "pod", CLIENT)
             span.set_attribute("server.address", pod.pool.address)
         super().send(ticket, pod)
-
-    def on_done(self, conn) -> None:
-        status = conn.status
-        super().on_done(conn)
-        entry = self.spans.pop(conn, None)
-        if entry is not None:
-            span = entry[SERVER_SPAN]
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                self.tracing.fail(span, f"status {status}")
-            self._end_spans(entry)
-
-    def on_abort(self, conn) -> None:
-        super().on_abort(conn)
-        entry = self.spans.pop(conn, None)
-        if entry is not None:
-            self.tracing.fail(entry[SERVER_SPAN], "the client left before the response ended")
-            self._end_spans(entry)
-
-    def on_upstream_error(self, conn, reason: str, retryable: bool) -> None:
-        entry = self.spans.get(conn)
-        if entry is not None and entry[POD_SPAN] is not None:
-            self.tracing.fail(entry[POD_SPAN], reason)
-        super().on_upstream_error(conn, reason, retryable)
-
-    def on_timeout(self, conn) -> None:
-        entry = self.spans.get(conn)
-        if entry is not None:
-            entry[SERVER_SPAN].add_event("timeout")
-        super().on_timeout(conn)
-
-    @staticmethod
-    def _end_spans(entry: list) -> None:
-        for span in reversed(entry):
-            if span is not None:
-                span.end()
-
-    def close(self) -> None:
-        super().close()
-        self.tracing.close()

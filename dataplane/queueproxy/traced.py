@@ -9,15 +9,14 @@ parent; the client's trace headers are replaced, never passed on beside ours.
 
 from __future__ import annotations
 
-from dataplane.http.engine import collect
 from dataplane.queueproxy.policy import HELD, QUEUED_FLAG, QueueProxyPolicy
-from dataplane.tracing import CLIENT, TRACE_HEADERS, Tracing
+from dataplane.tracing import CLIENT, CLIENT_SPAN, SERVER_SPAN, WAIT_SPAN, TracedPolicy, Tracing
 
 # index of each span in a request's entry
-SERVER_SPAN, QUEUE_SPAN, APP_SPAN = 0, 1, 2
+QUEUE_SPAN, APP_SPAN = WAIT_SPAN, CLIENT_SPAN
 
 
-class TracedQueueProxyPolicy(QueueProxyPolicy):
+class TracedQueueProxyPolicy(TracedPolicy, QueueProxyPolicy):
     """``QueueProxyPolicy`` that also records each request's spans."""
 
     def __init__(self, loop, settings, readiness, tracing: Tracing | None = None):
@@ -54,18 +53,7 @@ class TracedQueueProxyPolicy(QueueProxyPolicy):
 
     def _rewrites(self, conn, found: dict) -> dict:
         replace = super()._rewrites(conn, found)
-        head = self._head
-        incoming = collect(head.headers, TRACE_HEADERS)
-        attributes = {
-            "http.request.method": head.method.decode("latin-1"),
-            "url.path": head.target.decode("latin-1").partition("?")[0],
-            "http.request.id": conn.request_id.decode("latin-1"),
-        }
-        span = self.tracing.start("queue_proxy", incoming, attributes)
-        self.spans[conn] = [span, None, None]
-        for name in incoming:
-            replace[name] = None
-        replace.update(self.tracing.headers(span))
+        self.start_request_span("queue_proxy", conn, self._head, replace)
         return replace
 
     def on_admitted(self, conn) -> None:
@@ -76,43 +64,3 @@ class TracedQueueProxyPolicy(QueueProxyPolicy):
                 entry[QUEUE_SPAN] = None
             entry[APP_SPAN] = self.tracing.child(entry[SERVER_SPAN], "app", CLIENT)
         super().on_admitted(conn)
-
-    def on_done(self, conn) -> None:
-        status = conn.status
-        super().on_done(conn)
-        entry = self.spans.pop(conn, None)
-        if entry is not None:
-            span = entry[SERVER_SPAN]
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                self.tracing.fail(span, f"status {status}")
-            self._end_spans(entry)
-
-    def on_abort(self, conn) -> None:
-        super().on_abort(conn)
-        entry = self.spans.pop(conn, None)
-        if entry is not None:
-            self.tracing.fail(entry[SERVER_SPAN], "the client left before the response ended")
-            self._end_spans(entry)
-
-    def on_upstream_error(self, conn, reason: str, retryable: bool) -> None:
-        entry = self.spans.get(conn)
-        if entry is not None and entry[APP_SPAN] is not None:
-            self.tracing.fail(entry[APP_SPAN], reason)
-        super().on_upstream_error(conn, reason, retryable)
-
-    def on_timeout(self, conn) -> None:
-        entry = self.spans.get(conn)
-        if entry is not None:
-            entry[SERVER_SPAN].add_event("timeout")
-        super().on_timeout(conn)
-
-    @staticmethod
-    def _end_spans(entry: list) -> None:
-        for span in reversed(entry):
-            if span is not None:
-                span.end()
-
-    def close(self) -> None:
-        super().close()
-        self.tracing.close()
